@@ -1,0 +1,71 @@
+/*
+ * fm_internal.h - macros and internal entry points shared by the library's
+ * source files.  Not installed; nothing here is public API.
+ *
+ * dtype templates: each kernel family is written once in a *_tmpl.h file
+ * that uses T (the element type) and FM_SFX(name) (name##_f32 / name##_f64),
+ * and is included twice by its .c file:
+ *
+ *     #define T float
+ *     #define FM_SFX(name) name##_f32
+ *     #include "act_tmpl.h"
+ *     #undef T
+ *     #undef FM_SFX
+ *     ... same with double / _f64 ...
+ */
+#ifndef FM_INTERNAL_H
+#define FM_INTERNAL_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "fastmlp.h"
+
+#define FM_CACHELINE 64
+
+/* Allocation aligned to a cache line; NULL on failure or if the size
+ * overflows.  Free with fm__free. */
+void *fm__alloc(size_t bytes);
+void *fm__calloc(size_t count, size_t elem_size);
+void fm__free(void *p);
+
+/* a·b without overflow: 1 and *out = a·b if it fits in int64_t and both
+ * are >= 0, else 0. */
+static inline int fm__mul_ok(int64_t a, int64_t b, int64_t *out) {
+    if (a < 0 || b < 0) return 0;
+    if (a != 0 && b > INT64_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+/* Work (flops) below which a kernel runs on one thread: small products
+ * lose more to fork/join than they gain (no thread-count cliff). */
+#define FM_PARALLEL_MIN_FLOPS (1 << 21)
+
+/*
+ * Epilogue fused into the matrix product's write-out (dense forward):
+ * with T = op(A)·op(B) + bias (bias broadcast over rows, NULL = none),
+ * the product stores T into Z (if Z != NULL, leading dimension ldz) and
+ * act(T) into C.  Applied to each finished tile while it is in cache.
+ * FM_ACT_SOFTMAX is not allowed here (it needs whole rows).
+ */
+typedef struct {
+    const void *bias; /* (N,) of the product's dtype, or NULL */
+    fm_act_t act;
+    double act_param;
+    void *Z; /* (M, N) with leading dimension ldz, or NULL */
+    int64_t ldz;
+} fm_epilogue_t;
+
+/* C := op(A)·op(B) then the epilogue (beta = 0, alpha = 1).  ep == NULL
+ * is a plain product.  Same shape rules as fm_gemm_*. */
+int fm__gemm_ep_f32(int trans_a, int trans_b, int64_t M, int64_t N,
+                    int64_t K, const float *A, int64_t lda, const float *B,
+                    int64_t ldb, float *C, int64_t ldc,
+                    const fm_epilogue_t *ep);
+int fm__gemm_ep_f64(int trans_a, int trans_b, int64_t M, int64_t N,
+                    int64_t K, const double *A, int64_t lda, const double *B,
+                    int64_t ldb, double *C, int64_t ldc,
+                    const fm_epilogue_t *ep);
+
+#endif /* FM_INTERNAL_H */
