@@ -152,7 +152,8 @@ int fm_act_is_flat(fm_act_t act);
 /*
  * A = g(Z), element-wise (softmax: per row).  Z, A: (rows, cols) with
  * leading dimensions ldz, lda >= cols.  A may alias Z (ldz == lda).
- * param: slope for leaky ReLU, alpha for ELU; ignored otherwise.
+ * param: slope for leaky ReLU (>= 0), alpha for ELU (> 0), used as given;
+ * ignored by the other activations.  FM_ERR_ARG if out of range.
  */
 int fm_act_forward_f32(fm_act_t act, double param, int64_t rows, int64_t cols,
                        const float *Z, int64_t ldz, float *A, int64_t lda);
@@ -344,8 +345,9 @@ typedef enum {
     FM_INIT_GLOROT_UNIFORM = 3, /* U(±√(6/(fan_in+fan_out)))                */
     FM_INIT_HE_NORMAL = 4,      /* N(0, 2/fan_in)                           */
     FM_INIT_HE_UNIFORM = 5,     /* U(±√(6/fan_in))                          */
-    /* scikit-learn's: U(±√(f/(fan_in+fan_out))), f = 2 after a sigmoid
-     * layer's output else 6, biases drawn from the same law */
+    /* scikit-learn's: U(±√(f/(fan_in+fan_out))), f = 2 when the
+     * network's hidden activation is sigmoid (gain_sigmoid, the caller's
+     * choice for every layer) else 6; biases drawn from the same law */
     FM_INIT_SKLEARN = 6,
     FM_INIT_COUNT_
 } fm_init_t;
@@ -382,7 +384,8 @@ typedef enum { FM_F32 = 0, FM_F64 = 1 } fm_dtype_t;
 typedef struct {
     int64_t units;     /* output width                                 */
     fm_act_t act;      /* activation                                   */
-    double act_param;  /* leaky slope / ELU alpha (0 → the default)    */
+    double act_param;  /* leaky slope (>= 0) / ELU alpha (> 0), used as
+                          given (Python fills the defaults 0.01 / 1)    */
     fm_init_t init;    /* initialiser                                  */
     double dropout;    /* drop probability on this layer's output, [0,1);
                           must be 0 on the last layer                  */
@@ -451,8 +454,8 @@ typedef struct {
 typedef struct {
     double loss;       /* mean data loss over the epoch's samples
                           (Σ_batches loss_b·n_b / Σ n_b, weights in n_b) */
-    double penalty;    /* l2/l1 penalty at the end of the epoch,
-                          scaled by the last batch's n as in the loss   */
+    double penalty;    /* l2/l1 penalty, weighted mean over batches of
+                          each batch's penalty (see docs/MATH.md)       */
     int64_t n_batches; /* batches run                                   */
     int64_t t;         /* optimiser step count after the epoch           */
     double *grad_w;    /* per layer: mean over batches of mean|dW|       */
@@ -488,6 +491,19 @@ int fm_net_train_epoch(fm_net_t *net, const fm_train_cfg_t *cfg, int64_t n,
 int fm_net_evaluate(const fm_net_t *net, const fm_train_cfg_t *cfg, int64_t n,
                     const void *X, const void *Y, const void *sw,
                     double *loss, double *penalty);
+
+/*
+ * Full-batch objective and its gradient at the current parameters, for
+ * quasi-Newton solvers (L-BFGS): no update, no dropout, t unchanged.
+ *   *loss = data loss (as fm_net_evaluate) + penalty (λ/(2W)·Σ‖W‖² +
+ *   l1/W·Σ|W|, W = Σw);  grad (n_params, the net's dtype, flat layout) =
+ *   ∂loss/∂params, penalty terms included on the weights.
+ * Processes X in chunks of at most 4096 rows in the training workspace
+ * (so, like training, not thread-safe on one network).
+ */
+int fm_net_loss_grad(fm_net_t *net, const fm_train_cfg_t *cfg, int64_t n,
+                     const void *X, const void *Y, const void *sw,
+                     double *loss, void *grad);
 
 /* Optimiser step count and state access (state s has n_params entries;
  * NULL if the optimiser kind does not use it). */

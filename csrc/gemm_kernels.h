@@ -1,0 +1,91 @@
+/*
+ * gemm_kernels.h - the micro-kernel contract between the portable matrix
+ * product (gemm.c: blocking, packing, threads) and the per-ISA kernels
+ * (kernels_generic.c, kernels_avx2.c, kernels_avx512.c).  Internal.
+ *
+ * Packed operands (written by gemm.c, read by the kernels):
+ *   Ap: an MR-row panel of op(A), k columns: element (i, p) at Ap[p·MR + i];
+ *   Bp: an NR-column panel of op(B), k rows:  element (p, j) at Bp[p·NR + j].
+ *   Rows/columns past the matrix edge are zero in the panels, so a kernel
+ *   may always compute the full MR×NR tile.  Both panels start on a
+ *   64-byte boundary when k·NR·sizeof(T) is a multiple of 64 (it is for
+ *   every table below), so Bp rows may be loaded aligned.
+ *
+ * The micro-kernel, for 0 <= k, 1 <= m <= MR, 1 <= n <= NR:
+ *
+ *   C[0:m, 0:n] := beta·C[0:m, 0:n] + alpha·(Ap·Bp)[0:m, 0:n]
+ *   with (Ap·Bp)[i, j] = Σ_{p<k} Ap[p·MR + i]·Bp[p·NR + j], summed in T in
+ *   increasing p, and C[i, j] at C[i·ldc + j].
+ *
+ *   - beta == 0: C is write-only (never read, so NaN/inf in C vanish).
+ *   - Only the m×n corner of C is touched: an edge tile (m < MR or n < NR)
+ *     is handled inside the kernel (masked loads/stores or a stack tile),
+ *     never by reading or writing past C's bounds.
+ *   - Each element's value depends only on (k, its Ap row, its Bp column,
+ *     alpha, beta, its old C value), not on m, n or its place in the tile:
+ *     this is what makes results independent of the thread count.
+ *
+ * Each ISA provides one table (fm_ukr_table_t) with its tile sizes, its
+ * cache blocking and a kernel per dtype.  Kernel names spell dtype, ISA
+ * and tile: fm_ukr_f32_avx2_6x16 computes a 6×16 float tile with AVX2.
+ */
+#ifndef FM_GEMM_KERNELS_H
+#define FM_GEMM_KERNELS_H
+
+#include <stdint.h>
+
+#include "fastmlp.h"
+
+/* Kernels for x86 ISAs are compiled only where the target attribute and
+ * <immintrin.h> exist; elsewhere those tables fall back to generic. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define FM_HAVE_X86_KERNELS 1
+#else
+#define FM_HAVE_X86_KERNELS 0
+#endif
+
+typedef void fm_ukr_f32_t(int64_t k, float alpha, const float *Ap,
+                          const float *Bp, float beta, float *C, int64_t ldc,
+                          int m, int n);
+typedef void fm_ukr_f64_t(int64_t k, double alpha, const double *Ap,
+                          const double *Bp, double beta, double *C,
+                          int64_t ldc, int m, int n);
+
+/*
+ * One dtype's kernel and blocking (BLIS names):
+ *   mr, nr: micro-tile;
+ *   kc: depth of a packed block, so a kc×nr Bp panel stays in L1;
+ *   mc: rows of op(A) packed at once (mc×kc in L2), multiple of mr;
+ *   nc: columns of op(B) packed at once (kc×nc in L3), multiple of nr.
+ * The struct tags carry the dtype suffix so that gemm_tmpl.h can name
+ * them with FM_SFX.
+ */
+typedef struct fm_ukr_blk_f32 {
+    int mr, nr;
+    int64_t mc, kc, nc;
+    fm_ukr_f32_t *ukr;
+} fm_ukr_blk_f32_t;
+
+typedef struct fm_ukr_blk_f64 {
+    int mr, nr;
+    int64_t mc, kc, nc;
+    fm_ukr_f64_t *ukr;
+} fm_ukr_blk_f64_t;
+
+typedef struct {
+    fm_isa_t isa;
+    fm_ukr_blk_f32_t f32;
+    fm_ukr_blk_f64_t f64;
+} fm_ukr_table_t;
+
+/* One table per ISA (kernels_<isa>.c); gemm.c picks one per call from
+ * fm_isa_active(). */
+extern const fm_ukr_table_t fm__ukr_generic;
+extern const fm_ukr_table_t fm__ukr_avx2;
+extern const fm_ukr_table_t fm__ukr_avx512;
+
+/* Largest mr·nr of any table: the size of the stack tiles gemm.c and the
+ * kernels keep for edge tiles. */
+#define FM_UKR_MAX_TILE (14 * 32)
+
+#endif /* FM_GEMM_KERNELS_H */

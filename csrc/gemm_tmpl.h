@@ -1,0 +1,324 @@
+/*
+ * gemm_tmpl.h - the portable part of the matrix product for one dtype
+ * (T, FM_SFX; included twice by gemm.c): BLIS's five loops around the
+ * micro-kernel, the packing of op(A) and op(B) into aligned panels, the
+ * fused epilogue, and the split of the work between threads.
+ *
+ *   for jc in N by nc:                        (B block in L3)
+ *     for pc in K by kc:                      (depth of a packed block)
+ *       pack op(B)[pc:+kc, jc:+nc] into nr-column panels   (shared)
+ *       for ic in M by mc:                    (threads: blocks of rows)
+ *         pack op(A)[ic:+mc, pc:+kc] into mr-row panels    (per thread)
+ *         for jr in nc by nr:                 (B micro-panel in L1)
+ *           for ir in mc by mr:               (A micro-panel)
+ *             C tile := (pc == 0 ? beta : 1)·C tile + alpha·Ap·Bp
+ *             after the last pc: epilogue on the tile
+ *
+ * Every C element is summed by the same micro-kernel over the same kc
+ * blocks in the same order whatever the thread count: kc depends on K
+ * only, and threads only decide who computes which tile.
+ */
+
+/* One product, fixed before any thread starts; read-only in the threads
+ * except for the packed buffers and each thread's status slot. */
+struct FM_SFX(gemm_job) {
+    int64_t M, N, K;
+    T alpha, beta;
+    const T *A;
+    int64_t rsa, csa; /* op(A)[i, p] = A[i·rsa + p·csa] */
+    const T *B;
+    int64_t rsb, csb; /* op(B)[p, j] = B[p·rsb + j·csb] */
+    T *C;
+    int64_t ldc;
+    const fm_epilogue_t *ep; /* NULL: plain product */
+    const struct FM_SFX(fm_ukr_blk) *blk;
+    int64_t mc, kc, nc; /* block sizes chosen for this product */
+    T *Bp;              /* shared: kc × nc packed op(B) block         */
+    T *Ap;              /* thread t: mc × kc packed op(A) at t·ap_len */
+    int64_t ap_len;
+    int *status; /* (threads,) */
+};
+
+/*
+ * Pack a block `width` wide and k deep into W-wide panels, panel q at
+ * dst + q·k·W:  dst[q·k·W + p·W + i] = src[(q·W + i)·s_i + p·s_p], and 0
+ * for q·W + i >= width (the zero padding the micro-kernel relies on).
+ * W is a constant at each call site below, so the i loops unroll.
+ */
+FM_ALWAYS_INLINE void FM_SFX(gemm_pack_w)(const int W, int64_t width,
+                                          int64_t k, const T *src,
+                                          int64_t s_i, int64_t s_p,
+                                          T *restrict dst) {
+    const int64_t full = width / W * W;
+    if (s_i == 1) {
+        /* Block rows contiguous: read each row once, front to back (the
+         * prefetcher follows), and deal it out to the panels. */
+        for (int64_t p = 0; p < k; p++) {
+            const T *s = src + p * s_p;
+            T *d = dst + p * W;
+            int64_t j = 0;
+            for (; j < full; j += W, d += k * W)
+                memcpy(d, s + j, (size_t)W * sizeof(T));
+            if (j < width) {
+                int i = 0;
+                for (; j + i < width; i++) d[i] = s[j + i];
+                for (; i < W; i++) d[i] = 0;
+            }
+        }
+        return;
+    }
+    /* Block columns contiguous (a transpose): panel by panel, its W
+     * source rows read side by side. */
+    for (int64_t j = 0; j < width; j += W, dst += k * W) {
+        const T *s = src + j * s_i;
+        if (j < full) {
+            for (int64_t p = 0; p < k; p++)
+                for (int i = 0; i < W; i++) dst[p * W + i] = s[i * s_i + p * s_p];
+        } else {
+            const int w = (int)(width - j);
+            for (int64_t p = 0; p < k; p++) {
+                int i = 0;
+                for (; i < w; i++) dst[p * W + i] = s[i * s_i + p * s_p];
+                for (; i < W; i++) dst[p * W + i] = 0;
+            }
+        }
+    }
+}
+
+/* Dispatch on the panel widths the tables use, so W is a constant. */
+static void FM_SFX(gemm_pack)(int W, int64_t width, int64_t k, const T *src,
+                              int64_t s_i, int64_t s_p, T *restrict dst) {
+    switch (W) {
+    case 4: FM_SFX(gemm_pack_w)(4, width, k, src, s_i, s_p, dst); break;
+    case 6: FM_SFX(gemm_pack_w)(6, width, k, src, s_i, s_p, dst); break;
+    case 8: FM_SFX(gemm_pack_w)(8, width, k, src, s_i, s_p, dst); break;
+    case 16: FM_SFX(gemm_pack_w)(16, width, k, src, s_i, s_p, dst); break;
+    case 32: FM_SFX(gemm_pack_w)(32, width, k, src, s_i, s_p, dst); break;
+    default: FM_SFX(gemm_pack_w)(W, width, k, src, s_i, s_p, dst); break;
+    }
+}
+
+/* Epilogue on the finished tile C[i0:+m, j0:+n]:
+ * T = C + bias; Z[tile] = T (if kept); C[tile] = act(T). */
+static int FM_SFX(gemm_epilogue)(const fm_epilogue_t *ep, int64_t m,
+                                 int64_t n, T *C, int64_t ldc, int64_t i0,
+                                 int64_t j0) {
+    T *c = C + i0 * ldc + j0;
+    if (ep->bias) {
+        const T *b = (const T *)ep->bias + j0;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) c[i * ldc + j] += b[j];
+    }
+    if (ep->Z) {
+        T *z = (T *)ep->Z + i0 * ep->ldz + j0;
+        for (int64_t i = 0; i < m; i++)
+            memcpy(z + i * ep->ldz, c + i * ldc, (size_t)n * sizeof(T));
+    }
+    if (ep->act == FM_ACT_IDENTITY) return FM_OK;
+    return FM_SFX(fm_act_forward)(ep->act, ep->act_param, m, n, c, ldc, c,
+                                  ldc);
+}
+
+/* Loops jr, ir for one packed A block (rows ic:+mcur) and B panels
+ * jp0..jp1-1 of the block starting at column jc (ncur columns). */
+static int FM_SFX(gemm_macro)(const struct FM_SFX(gemm_job) *g, const T *Ap,
+                              int64_t ic, int64_t mcur, int64_t jc,
+                              int64_t ncur, int64_t jp0, int64_t jp1,
+                              int64_t kcur, T beta, int last) {
+    const int mr = g->blk->mr, nr = g->blk->nr;
+    const int64_t ldc = g->ldc;
+    int status = FM_OK;
+    for (int64_t jp = jp0; jp < jp1; jp++) {
+        const int64_t j0 = jc + jp * nr;
+        const int n = (int)(jc + ncur - j0 < nr ? jc + ncur - j0 : nr);
+        const T *bp = g->Bp + jp * nr * kcur;
+        for (int64_t i0 = ic; i0 < ic + mcur; i0 += mr) {
+            const int m = (int)(ic + mcur - i0 < mr ? ic + mcur - i0 : mr);
+            const T *ap = Ap + (i0 - ic) * kcur;
+            g->blk->ukr(kcur, g->alpha, ap, bp, beta, g->C + i0 * ldc + j0,
+                        ldc, m, n);
+            if (last && g->ep) {
+                const int s = FM_SFX(gemm_epilogue)(g->ep, m, n, g->C, ldc,
+                                                    i0, j0);
+                if (s != FM_OK) status = s;
+            }
+        }
+    }
+    return status;
+}
+
+/* Thread tid of nth: packs its share of each B block, waits for the
+ * others, then computes its work items (blocks of rows, or, when there
+ * are fewer row blocks than threads, groups of B panels within them). */
+static void FM_SFX(gemm_thread)(const struct FM_SFX(gemm_job) *g, int tid,
+                                int nth) {
+    const int mr = g->blk->mr, nr = g->blk->nr;
+    const int64_t M = g->M, N = g->N, K = g->K;
+    T *Ap = g->Ap + tid * g->ap_len;
+    int status = FM_OK;
+    const int64_t n_ic = (M + g->mc - 1) / g->mc;
+    for (int64_t jc = 0; jc < N; jc += g->nc) {
+        const int64_t ncur = N - jc < g->nc ? N - jc : g->nc;
+        const int64_t n_jp = (ncur + nr - 1) / nr;
+        int64_t n_jg = 1;
+        if (n_ic < nth) {
+            n_jg = (nth + n_ic - 1) / n_ic;
+            if (n_jg > n_jp) n_jg = n_jp;
+        }
+        const int64_t n_items = n_ic * n_jg;
+        for (int64_t pc = 0; pc < K; pc += g->kc) {
+            const int64_t kcur = K - pc < g->kc ? K - pc : g->kc;
+            /* C := beta·C + alpha·S₀ on the first block, C += alpha·S_b
+             * on the others: beta applies exactly once. */
+            const T beta = pc == 0 ? g->beta : (T)1;
+            const int last = pc + kcur == K;
+
+            /* B panels [lo, hi) of this block are this thread's to pack. */
+            const int64_t lo = n_jp * tid / nth, hi = n_jp * (tid + 1) / nth;
+            if (lo < hi)
+                FM_SFX(gemm_pack)(
+                    nr, (hi * nr < ncur ? hi * nr : ncur) - lo * nr, kcur,
+                    g->B + pc * g->rsb + (jc + lo * nr) * g->csb, g->csb,
+                    g->rsb, g->Bp + lo * nr * kcur);
+            FM_GEMM_BARRIER(nth);
+
+            int64_t packed_ic = -1;
+            for (int64_t item = tid; item < n_items; item += nth) {
+                const int64_t ic = item / n_jg * g->mc, jg = item % n_jg;
+                const int64_t mcur = M - ic < g->mc ? M - ic : g->mc;
+                if (ic != packed_ic) {
+                    FM_SFX(gemm_pack)(mr, mcur, kcur,
+                                      g->A + ic * g->rsa + pc * g->csa,
+                                      g->rsa, g->csa, Ap);
+                    packed_ic = ic;
+                }
+                const int s = FM_SFX(gemm_macro)(
+                    g, Ap, ic, mcur, jc, ncur, n_jp * jg / n_jg,
+                    n_jp * (jg + 1) / n_jg, kcur, beta, last);
+                if (s != FM_OK) status = s;
+            }
+            /* The next block's packing overwrites Bp. */
+            FM_GEMM_BARRIER(nth);
+        }
+    }
+    g->status[tid] = status;
+}
+
+/* C := alpha·op(A)·op(B) + beta·C then the epilogue, for checked
+ * arguments with M, N, K >= 1: choose blocks and threads, allocate the
+ * packed buffers, run. */
+static int FM_SFX(gemm_run)(int trans_a, int trans_b, int64_t M, int64_t N,
+                            int64_t K, T alpha, const T *A, int64_t lda,
+                            const T *B, int64_t ldb, T beta, T *C,
+                            int64_t ldc, const fm_epilogue_t *ep) {
+    const struct FM_SFX(fm_ukr_blk) *blk = FM_SFX(fm_gemm_blk)();
+    const int64_t mr = blk->mr, nr = blk->nr;
+    const int nt = fm_gemm_threads(M, N, K);
+    struct FM_SFX(gemm_job) g = {
+        .M = M, .N = N, .K = K, .alpha = alpha, .beta = beta,
+        .A = A, .rsa = trans_a ? 1 : lda, .csa = trans_a ? lda : 1,
+        .B = B, .rsb = trans_b ? 1 : ldb, .csb = trans_b ? ldb : 1,
+        .C = C, .ldc = ldc, .ep = ep, .blk = blk};
+
+    /* Blocks of near-equal size rather than full blocks and a remnant:
+     * K = 300 runs as 150 + 150, not 256 + 44.  kc depends on K only
+     * (it fixes the summation order); mc gives each thread the same
+     * number of row blocks. */
+    int64_t nb = (K + blk->kc - 1) / blk->kc;
+    g.kc = (K + nb - 1) / nb;
+    nb = (N + blk->nc - 1) / blk->nc;
+    g.nc = ((N + nb - 1) / nb + nr - 1) / nr * nr;
+    nb = (M + blk->mc * nt - 1) / (blk->mc * nt) * nt;
+    g.mc = ((M + nb - 1) / nb + mr - 1) / mr * mr;
+
+    /* One allocation: Bp, then one Ap per thread, then the status slots,
+     * each part starting on a cache line. */
+    const int64_t line = FM_CACHELINE / (int64_t)sizeof(T);
+    const int64_t bp_len = (g.kc * g.nc + line - 1) / line * line;
+    g.ap_len = (g.mc * g.kc + line - 1) / line * line;
+    const size_t bytes = ((size_t)bp_len + (size_t)nt * (size_t)g.ap_len) *
+                             sizeof(T) +
+                         (size_t)nt * sizeof(int);
+    T *buf = fm__alloc(bytes);
+    if (!buf) return FM_ERR_NOMEM;
+    g.Bp = buf;
+    g.Ap = buf + bp_len;
+    g.status = (int *)(g.Ap + nt * g.ap_len);
+    for (int t = 0; t < nt; t++) g.status[t] = FM_OK;
+
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        FM_SFX(gemm_thread)(&g, omp_get_thread_num(), omp_get_num_threads());
+    } else
+#endif
+    {
+        FM_SFX(gemm_thread)(&g, 0, 1);
+    }
+
+    int status = FM_OK;
+    for (int t = 0; t < nt && status == FM_OK; t++) status = g.status[t];
+    fm__free(buf);
+    return status;
+}
+
+/* C := beta·C without reading C when beta == 0 (M, N >= 1). */
+static void FM_SFX(gemm_scale)(int64_t M, int64_t N, T beta, T *C,
+                               int64_t ldc) {
+    if (beta == 1) return;
+    for (int64_t i = 0; i < M; i++) {
+        T *c = C + i * ldc;
+        if (beta == 0)
+            for (int64_t j = 0; j < N; j++) c[j] = 0;
+        else
+            for (int64_t j = 0; j < N; j++) c[j] *= beta;
+    }
+}
+
+/* C (M, N) := alpha·op(A)·op(B) + beta·C; see fastmlp.h. */
+int FM_SFX(fm_gemm)(int trans_a, int trans_b, int64_t M, int64_t N,
+                    int64_t K, T alpha, const T *A, int64_t lda, const T *B,
+                    int64_t ldb, T beta, T *C, int64_t ldc) {
+    const int status = fm_gemm_check(trans_a, trans_b, M, N, K, A, lda, B,
+                                     ldb, C, ldc);
+    if (status != FM_OK) return status;
+    if (M == 0 || N == 0) return FM_OK;
+    /* As in BLAS, alpha == 0 does not read A and B (no NaN from them). */
+    if (K == 0 || alpha == 0) {
+        FM_SFX(gemm_scale)(M, N, beta, C, ldc);
+        return FM_OK;
+    }
+    return FM_SFX(gemm_run)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
+                            beta, C, ldc, NULL);
+}
+
+/* C (M, N) := act(op(A)·op(B) + bias), Z := the pre-activation; see
+ * fm_internal.h. */
+int FM_SFX(fm__gemm_ep)(int trans_a, int trans_b, int64_t M, int64_t N,
+                        int64_t K, const T *A, int64_t lda, const T *B,
+                        int64_t ldb, T *C, int64_t ldc,
+                        const fm_epilogue_t *ep) {
+    int status = fm_gemm_check(trans_a, trans_b, M, N, K, A, lda, B, ldb, C,
+                               ldc);
+    if (status != FM_OK) return status;
+    if (ep) {
+        if ((status = fm_gemm_check_ep(ep, M, N)) != FM_OK) return status;
+        if (M > 0 && N > 0 && !ep->bias && !ep->Z &&
+            ep->act == FM_ACT_IDENTITY)
+            ep = NULL; /* nothing to do after the product */
+    }
+    if (ep && ep->act != FM_ACT_IDENTITY) {
+        /* Reject a bad act_param now, not from inside the threads. */
+        T z = 0, a;
+        status = FM_SFX(fm_act_forward)(ep->act, ep->act_param, 1, 1, &z, 1,
+                                        &a, 1);
+        if (status != FM_OK) return status;
+    }
+    if (M == 0 || N == 0) return FM_OK;
+    if (K == 0) {
+        FM_SFX(gemm_scale)(M, N, 0, C, ldc);
+        return ep ? FM_SFX(gemm_epilogue)(ep, M, N, C, ldc, 0, 0) : FM_OK;
+    }
+    return FM_SFX(gemm_run)(trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, 0,
+                            C, ldc, ep);
+}

@@ -1,0 +1,106 @@
+/*
+ * kernels_avx2.c - AVX2 + FMA micro-kernels and their table:
+ * fm_ukr_f32_avx2_6x16 and fm_ukr_f64_avx2_6x8, both instances of
+ * kernels_x86_tmpl.h.  Only the functions carry target("avx2,fma"), so
+ * the file needs no ISA compiler flags and the rest of the library stays
+ * runnable on any x86-64; gemm.c calls in here only when cpu.c found AVX2,
+ * FMA and OS support for the ymm state.
+ */
+#include "gemm_kernels.h"
+
+#if FM_HAVE_X86_KERNELS
+#include <immintrin.h>
+
+#define FM_UKR_TARGET __attribute__((target("avx2,fma")))
+
+/* Lane masks for edge tiles: the 8 (4) lanes starting at index 8 - n
+ * (4 - n) have their first n lanes set. */
+static const int32_t fm_avx2_mask32[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                           0,  0,  0,  0,  0,  0,  0,  0};
+static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
+
+/* float: 8 lanes, 6×16 tile */
+#define T float
+#define FM_UKR_NAME fm_ukr_f32_avx2_6x16
+#define V __m256
+#define VL 8
+#define V_ZERO() _mm256_setzero_ps()
+#define V_SET1(x) _mm256_set1_ps(x)
+#define V_LOAD(p) _mm256_load_ps(p)
+#define V_LOADU(p) _mm256_loadu_ps(p)
+#define V_STOREU(p, v) _mm256_storeu_ps((p), (v))
+#define V_BCAST(p) _mm256_broadcast_ss(p)
+#define V_MUL(a, b) _mm256_mul_ps((a), (b))
+#define V_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define VM __m256i
+#define VM_FIRST(n) \
+    _mm256_loadu_si256((const __m256i *)(fm_avx2_mask32 + 8 - (n)))
+#define V_MASKLOAD(p, mk) _mm256_maskload_ps((p), (mk))
+#define V_MASKSTORE(p, mk, v) _mm256_maskstore_ps((p), (mk), (v))
+#include "kernels_x86_tmpl.h"
+#undef T
+#undef FM_UKR_NAME
+#undef V
+#undef VL
+#undef V_ZERO
+#undef V_SET1
+#undef V_LOAD
+#undef V_LOADU
+#undef V_STOREU
+#undef V_BCAST
+#undef V_MUL
+#undef V_FMA
+#undef VM
+#undef VM_FIRST
+#undef V_MASKLOAD
+#undef V_MASKSTORE
+
+/* double: 4 lanes, 6×8 tile */
+#define T double
+#define FM_UKR_NAME fm_ukr_f64_avx2_6x8
+#define V __m256d
+#define VL 4
+#define V_ZERO() _mm256_setzero_pd()
+#define V_SET1(x) _mm256_set1_pd(x)
+#define V_LOAD(p) _mm256_load_pd(p)
+#define V_LOADU(p) _mm256_loadu_pd(p)
+#define V_STOREU(p, v) _mm256_storeu_pd((p), (v))
+#define V_BCAST(p) _mm256_broadcast_sd(p)
+#define V_MUL(a, b) _mm256_mul_pd((a), (b))
+#define V_FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define VM __m256i
+#define VM_FIRST(n) \
+    _mm256_loadu_si256((const __m256i *)(fm_avx2_mask64 + 4 - (n)))
+#define V_MASKLOAD(p, mk) _mm256_maskload_pd((p), (mk))
+#define V_MASKSTORE(p, mk, v) _mm256_maskstore_pd((p), (mk), (v))
+#include "kernels_x86_tmpl.h"
+#undef T
+#undef FM_UKR_NAME
+#undef V
+#undef VL
+#undef V_ZERO
+#undef V_SET1
+#undef V_LOAD
+#undef V_LOADU
+#undef V_STOREU
+#undef V_BCAST
+#undef V_MUL
+#undef V_FMA
+#undef VM
+#undef VM_FIRST
+#undef V_MASKLOAD
+#undef V_MASKSTORE
+
+/* Blocking for 32-48 KiB L1d, 512 KiB-2 MiB L2, a shared L3:
+ * kc·nr·sizeof(T) = 16 KiB of B micro-panel in L1 beside the A micro-panel;
+ * mc·kc·sizeof(T) ≈ 150 KiB of packed A in L2; kc·nc ≈ 4 MiB (f32) of
+ * packed B in L3. */
+const fm_ukr_table_t fm__ukr_avx2 = {
+    .isa = FM_ISA_AVX2,
+    .f32 = {.mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 4080,
+            .ukr = fm_ukr_f32_avx2_6x16},
+    .f64 = {.mr = 6, .nr = 8, .mc = 72, .kc = 256, .nc = 4080,
+            .ukr = fm_ukr_f64_avx2_6x8},
+};
+
+#endif /* FM_HAVE_X86_KERNELS */

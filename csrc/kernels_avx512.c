@@ -1,0 +1,98 @@
+/*
+ * kernels_avx512.c - AVX-512F micro-kernels and their table:
+ * fm_ukr_f32_avx512_6x32 and fm_ukr_f64_avx512_6x16, the same
+ * kernels_x86_tmpl.h body as the AVX2 kernels with zmm vectors and opmask
+ * edge tiles.  Only the functions carry target("avx512f"); gemm.c calls in
+ * here only when cpu.c found AVX-512F and OS support for the zmm and
+ * opmask state.
+ */
+#include "gemm_kernels.h"
+
+#if FM_HAVE_X86_KERNELS
+#include <immintrin.h>
+
+#define FM_UKR_TARGET __attribute__((target("avx512f")))
+
+/* float: 16 lanes, 6×32 tile */
+#define T float
+#define FM_UKR_NAME fm_ukr_f32_avx512_6x32
+#define V __m512
+#define VL 16
+#define V_ZERO() _mm512_setzero_ps()
+#define V_SET1(x) _mm512_set1_ps(x)
+#define V_LOAD(p) _mm512_load_ps(p)
+#define V_LOADU(p) _mm512_loadu_ps(p)
+#define V_STOREU(p, v) _mm512_storeu_ps((p), (v))
+#define V_BCAST(p) _mm512_set1_ps(*(p))
+#define V_MUL(a, b) _mm512_mul_ps((a), (b))
+#define V_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VM __mmask16
+#define VM_FIRST(n) ((__mmask16)((1u << (n)) - 1u))
+#define V_MASKLOAD(p, mk) _mm512_maskz_loadu_ps((mk), (p))
+#define V_MASKSTORE(p, mk, v) _mm512_mask_storeu_ps((p), (mk), (v))
+#include "kernels_x86_tmpl.h"
+#undef T
+#undef FM_UKR_NAME
+#undef V
+#undef VL
+#undef V_ZERO
+#undef V_SET1
+#undef V_LOAD
+#undef V_LOADU
+#undef V_STOREU
+#undef V_BCAST
+#undef V_MUL
+#undef V_FMA
+#undef VM
+#undef VM_FIRST
+#undef V_MASKLOAD
+#undef V_MASKSTORE
+
+/* double: 8 lanes, 6×16 tile */
+#define T double
+#define FM_UKR_NAME fm_ukr_f64_avx512_6x16
+#define V __m512d
+#define VL 8
+#define V_ZERO() _mm512_setzero_pd()
+#define V_SET1(x) _mm512_set1_pd(x)
+#define V_LOAD(p) _mm512_load_pd(p)
+#define V_LOADU(p) _mm512_loadu_pd(p)
+#define V_STOREU(p, v) _mm512_storeu_pd((p), (v))
+#define V_BCAST(p) _mm512_set1_pd(*(p))
+#define V_MUL(a, b) _mm512_mul_pd((a), (b))
+#define V_FMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define VM __mmask8
+#define VM_FIRST(n) ((__mmask8)((1u << (n)) - 1u))
+#define V_MASKLOAD(p, mk) _mm512_maskz_loadu_pd((mk), (p))
+#define V_MASKSTORE(p, mk, v) _mm512_mask_storeu_pd((p), (mk), (v))
+#include "kernels_x86_tmpl.h"
+#undef T
+#undef FM_UKR_NAME
+#undef V
+#undef VL
+#undef V_ZERO
+#undef V_SET1
+#undef V_LOAD
+#undef V_LOADU
+#undef V_STOREU
+#undef V_BCAST
+#undef V_MUL
+#undef V_FMA
+#undef VM
+#undef VM_FIRST
+#undef V_MASKLOAD
+#undef V_MASKSTORE
+
+/* Blocking for 32-48 KiB L1d and >= 1 MiB L2 (AVX-512 parts): with twice
+ * the AVX2 panel width, kc = 192 keeps the kc·nr·sizeof(T) = 24 KiB B
+ * micro-panel in L1; mc·kc·sizeof(T) = 180 KiB of packed A in L2;
+ * kc·nc ≈ 3 MiB (f32) of packed B in L3. */
+const fm_ukr_table_t fm__ukr_avx512 = {
+    .isa = FM_ISA_AVX512,
+    .f32 = {.mr = 6, .nr = 32, .mc = 240, .kc = 192, .nc = 4064,
+            .ukr = fm_ukr_f32_avx512_6x32},
+    .f64 = {.mr = 6, .nr = 16, .mc = 120, .kc = 192, .nc = 4064,
+            .ukr = fm_ukr_f64_avx512_6x16},
+};
+
+#endif /* FM_HAVE_X86_KERNELS */
