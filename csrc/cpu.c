@@ -59,7 +59,8 @@ static uint64_t fm_xgetbv0(void) {
 static fm_isa_t fm_isa_probe(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return FM_ISA_GENERIC;
-    const int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
+    const int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    const int fma = (c >> 12) & 1;
     /* Without OSXSAVE the xgetbv instruction itself faults. */
     if (!osxsave || !avx) return FM_ISA_GENERIC;
     const uint64_t xcr0 = fm_xgetbv0();
@@ -115,6 +116,7 @@ int fm_isa_set(fm_isa_t isa) {
 static const char *const fm_isa_names[FM_ISA_COUNT_] = {"generic", "avx2",
                                                         "avx512"};
 
+/* "generic" / "avx2" / "avx512", NULL outside the enum. */
 const char *fm_isa_name(fm_isa_t isa) {
     if ((int)isa < 0 || (int)isa >= FM_ISA_COUNT_) return NULL;
     return fm_isa_names[isa];
@@ -157,6 +159,8 @@ static int fm_env_positive_int(const char *name) {
 }
 #endif
 
+/* FASTMLP_NUM_THREADS or OpenMP's default at the first call; 1 without
+ * OpenMP. */
 int fm_get_num_threads(void) {
 #ifdef _OPENMP
     int n = atomic_load_explicit(&fm_num_threads_, memory_order_relaxed);
@@ -173,12 +177,15 @@ int fm_get_num_threads(void) {
 #endif
 }
 
+/* n >= 1 threads for the following kernels (stored even without OpenMP,
+ * where it has no effect). */
 int fm_set_num_threads(int n) {
     if (n < 1) return FM_ERR_ARG;
     atomic_store_explicit(&fm_num_threads_, n, memory_order_relaxed);
     return FM_OK;
 }
 
+/* Whether this build was compiled with -fopenmp. */
 int fm_has_openmp(void) {
 #ifdef _OPENMP
     return 1;
@@ -191,13 +198,15 @@ int fm_has_openmp(void) {
 /* Status texts and version                                           */
 /* ------------------------------------------------------------------ */
 
+/* Static text per fm_status_t; never NULL. */
 const char *fm_strerror(int status) {
     switch (status) {
     case FM_OK: return "success";
     case FM_ERR_NOMEM: return "out of memory, or a size that overflows";
     case FM_ERR_ARG: return "invalid argument (size, enum or NULL pointer)";
     case FM_ERR_SHAPE: return "array shapes do not agree";
-    case FM_ERR_NONFINITE: return "NaN or infinity in input, loss or parameters";
+    case FM_ERR_NONFINITE:
+        return "NaN or infinity in input, loss or parameters";
     case FM_ERR_NODERIV:
         return "gradient through an activation with zero derivative "
                "(step/sign)";
@@ -216,6 +225,7 @@ const char *fm_strerror(int status) {
 #define FM_STR_(x) #x
 #define FM_STR(x) FM_STR_(x)
 
+/* "MAJOR.MINOR.PATCH" from fastmlp.h's macros, built at compile time. */
 const char *fm_version(void) {
     return FM_STR(FM_VERSION_MAJOR) "." FM_STR(FM_VERSION_MINOR) "." FM_STR(
         FM_VERSION_PATCH);
@@ -249,6 +259,7 @@ void *fm__calloc(size_t count, size_t elem_size) {
     return p;
 }
 
+/* Release what fm__alloc / fm__calloc returned; NULL is a no-op. */
 void fm__free(void *p) {
 #if defined(_WIN32)
     _aligned_free(p);

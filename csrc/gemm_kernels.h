@@ -7,15 +7,16 @@
  *   Ap: an MR-row panel of op(A), k columns: element (i, p) at Ap[p·MR + i];
  *   Bp: an NR-column panel of op(B), k rows:  element (p, j) at Bp[p·NR + j].
  *   Rows/columns past the matrix edge are zero in the panels, so a kernel
- *   may always compute the full MR×NR tile.  Both panels start on a
- *   64-byte boundary when k·NR·sizeof(T) is a multiple of 64 (it is for
- *   every table below), so Bp rows may be loaded aligned.
+ *   may always compute the full MR×NR tile.  Every Bp row starts on a
+ *   64-byte boundary when NR·sizeof(T) is a multiple of 64 (true for the
+ *   x86 tables), so those kernels load B aligned; Ap has no alignment
+ *   guarantee (kernels only broadcast from it).
  *
  * The micro-kernel, for 0 <= k, 1 <= m <= MR, 1 <= n <= NR:
  *
  *   C[0:m, 0:n] := beta·C[0:m, 0:n] + alpha·(Ap·Bp)[0:m, 0:n]
- *   with (Ap·Bp)[i, j] = Σ_{p<k} Ap[p·MR + i]·Bp[p·NR + j], summed in T in
- *   increasing p, and C[i, j] at C[i·ldc + j].
+ *   with (Ap·Bp)[i, j] = Σ_{p<k} Ap[p·MR + i]·Bp[p·NR + j], summed in T
+ *   in increasing p, and C[i, j] at C[i·ldc + j].
  *
  *   - beta == 0: C is write-only (never read, so NaN/inf in C vanish).
  *   - Only the m×n corner of C is touched: an edge tile (m < MR or n < NR)
@@ -83,9 +84,5 @@ typedef struct {
 extern const fm_ukr_table_t fm__ukr_generic;
 extern const fm_ukr_table_t fm__ukr_avx2;
 extern const fm_ukr_table_t fm__ukr_avx512;
-
-/* Largest mr·nr of any table: the size of the stack tiles gemm.c and the
- * kernels keep for edge tiles. */
-#define FM_UKR_MAX_TILE (14 * 32)
 
 #endif /* FM_GEMM_KERNELS_H */

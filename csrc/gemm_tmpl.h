@@ -41,8 +41,8 @@ struct FM_SFX(gemm_job) {
 
 /*
  * Pack a block `width` wide and k deep into W-wide panels, panel q at
- * dst + q·k·W:  dst[q·k·W + p·W + i] = src[(q·W + i)·s_i + p·s_p], and 0
- * for q·W + i >= width (the zero padding the micro-kernel relies on).
+ * dst + q·k·W: dst[q·k·W + p·W + i] = src[(q·W + i)·s_i + p·s_p], and
+ * 0 for q·W + i >= width (the zero padding the micro-kernel relies on).
  * W is a constant at each call site below, so the i loops unroll.
  */
 FM_ALWAYS_INLINE void FM_SFX(gemm_pack_w)(const int W, int64_t width,
@@ -73,7 +73,8 @@ FM_ALWAYS_INLINE void FM_SFX(gemm_pack_w)(const int W, int64_t width,
         const T *s = src + j * s_i;
         if (j < full) {
             for (int64_t p = 0; p < k; p++)
-                for (int i = 0; i < W; i++) dst[p * W + i] = s[i * s_i + p * s_p];
+                for (int i = 0; i < W; i++)
+                    dst[p * W + i] = s[i * s_i + p * s_p];
         } else {
             const int w = (int)(width - j);
             for (int64_t p = 0; p < k; p++) {

@@ -103,4 +103,7 @@ const fm_ukr_table_t fm__ukr_avx2 = {
             .ukr = fm_ukr_f64_avx2_6x8},
 };
 
+#else
+/* ISO C wants a declaration in every translation unit. */
+typedef int fm_no_x86_kernels_t;
 #endif /* FM_HAVE_X86_KERNELS */

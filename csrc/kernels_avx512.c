@@ -95,4 +95,7 @@ const fm_ukr_table_t fm__ukr_avx512 = {
             .ukr = fm_ukr_f64_avx512_6x16},
 };
 
+#else
+/* ISO C wants a declaration in every translation unit. */
+typedef int fm_no_x86_kernels_t;
 #endif /* FM_HAVE_X86_KERNELS */

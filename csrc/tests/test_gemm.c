@@ -25,7 +25,8 @@
 #include "fm_internal.h"
 #include "fm_test.h"
 
-static const int64_t SIZES[] = {0, 1, 3, 7, 17, 31, 33, 63, 65, 127, 129, 255, 257};
+static const int64_t SIZES[] = {0,  1,  3,  7,   17,  31, 33,
+                                63, 65, 127, 129, 255, 257};
 #define N_SIZES ((int)(sizeof SIZES / sizeof SIZES[0]))
 /* Shapes with M·N·K above this are run only from LARGE below: the naive
  * reference is the slow part of the test. */
@@ -60,13 +61,17 @@ static void *xmalloc(size_t n) {
  * Tolerance: |C − ref| <= (K + 4)·eps(T)·bound_ij,
  *   bound_ij = |alpha|·(|op(A)|·|op(B)|)_ij + |beta|·|C0_ij|.
  * Why c = 1 (in units of eps): a dot product of length K summed in any
- * order, with or without FMA, errs by at most γ_K·(|a|·|b|), γ_K ≈ K·u,
- * u = eps/2 (Higham, Accuracy and Stability, §3.1); the alpha product,
- * the beta·C update and one add per kc block add at most K/2 + 2 more
- * roundings for kc >= 2.  So the worst case is below (3K/2 + 2)·u <=
- * (K + 4)·eps: the check is a rigorous bound (no flaky failures) that
- * still catches any wrong term, which errs by O(|a||b|) ≫ K·eps.  The
- * long double reference adds at most K·2⁻⁶⁴·bound.
+ * order, with or without FMA, errs by at most γ_n·(|a|·|b|) where n is
+ * the number of roundings on the way, γ_n ≈ n·u, u = eps/2 (Higham,
+ * Accuracy and Stability of Numerical Algorithms, §3.1).  Here n <= K for
+ * the sums, plus 2 per kc block (alpha product, add into C; kc >= 96
+ * whenever there is more than one block) plus 1 for beta·C:
+ * n <= K + 2·(K/96 + 1) + 1, so the error is below (0.52·K + 1.5)·eps·
+ * bound, and (K + 4)·eps·bound leaves a factor ~2.  The check is a
+ * rigorous bound (never flaky) that still catches a wrong or missing
+ * term, which errs by about bound/K: far above K·eps·bound while
+ * K²·eps ≪ 1 (≤ 0.008 for float up to K = 257).  The long double
+ * reference adds at most K·2⁻⁶⁴·bound.
  */
 #define TOL_C 1.0
 
