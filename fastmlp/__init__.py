@@ -19,6 +19,12 @@ True
 
 import os
 
+# Idle OpenMP threads sleep instead of spinning: on a machine shared with
+# other busy processes, spinning threads steal the cores the work needs
+# (10-20x slower epochs were measured on a loaded 2-core machine).  Must be
+# set before the C core starts its thread pool; a user's setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
 from fastmlp._core import cpu_info, get_isa, get_num_threads, set_isa, set_num_threads
 from fastmlp.model import MLP, Dense, load
 
@@ -26,8 +32,10 @@ __version__ = "0.1.0"
 
 
 def get_include():
-    """Directory holding ``fastmlp.h`` and ``cfastmlp.pxd``, for extensions
-    that compile against the C core (like ``numpy.get_include()``).
+    """Directory holding ``fastmlp.h``, for extensions that compile against
+    the C core (like ``numpy.get_include()``).  Cython finds the
+    declarations (``from fastmlp.cfastmlp cimport ...``) through the
+    installed package itself.
 
     Returns
     -------
@@ -40,6 +48,48 @@ def get_include():
     True
     """
     return os.path.join(os.path.dirname(__file__), "include")
+
+
+def get_library_dirs():
+    """Directories holding ``libfastmlp.a``, the C core as a static library
+    built with the package, for an extension's ``library_dirs``.
+
+    An extension that links it carries its own copy of the C core (its own
+    instruction-set choice and thread count).  Use with
+    :func:`get_libraries` and :func:`get_link_args`::
+
+        Extension("mod", ["mod.pyx"], include_dirs=[fastmlp.get_include()],
+                  library_dirs=fastmlp.get_library_dirs(),
+                  libraries=fastmlp.get_libraries(),
+                  extra_link_args=fastmlp.get_link_args())
+
+    Returns
+    -------
+    list of str
+    """
+    return [os.path.join(os.path.dirname(__file__), "lib")]
+
+
+def get_libraries():
+    """Libraries an extension links for the C core, in link order.
+
+    Returns
+    -------
+    list of str
+        ``["fastmlp", "m"]``.
+    """
+    return ["fastmlp", "m"]
+
+
+def get_link_args():
+    """Extra linker flags ``libfastmlp.a`` needs: ``["-fopenmp"]`` when the
+    package was built with OpenMP, else ``[]``.
+
+    Returns
+    -------
+    list of str
+    """
+    return ["-fopenmp"] if cpu_info()["openmp"] else []
 
 
 def __getattr__(name):
@@ -62,5 +112,6 @@ def __getattr__(name):
 __all__ = [
     "MLP", "Dense", "load", "MLPClassifier", "MLPRegressor", "Perceptron",
     "ThresholdUnit", "cpu_info", "get_isa", "set_isa", "get_num_threads",
-    "set_num_threads", "get_include",
+    "set_num_threads", "get_include", "get_library_dirs", "get_libraries",
+    "get_link_args",
 ]
