@@ -23,6 +23,18 @@
 #define FM_ALWAYS_INLINE static inline
 #endif
 
+/* Most bytes of packed op(B) shared by the threads at once: several kc
+ * blocks up to this size are packed between one pair of barriers.  Of
+ * the order of a shared L3 slice, so the group is still cached when the
+ * row blocks read it.  (-D to tune; 1 packs one kc block at a time.) */
+/* Products of at most this many rows (with B not transposed) skip the
+ * packing and use the ISA's row kernel: one sample's forward pass. */
+#define FM_GEMM_SMALL_M 4
+
+#ifndef FM_GEMM_BP_BYTES
+#define FM_GEMM_BP_BYTES ((int64_t)4 << 20)
+#endif
+
 /* Kernel table of the ISA chosen now (read per call, so fm_isa_set takes
  * effect at the next product). */
 static const fm_ukr_table_t *fm_gemm_table(void) {

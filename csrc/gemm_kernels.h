@@ -61,16 +61,33 @@ typedef void fm_ukr_f64_t(int64_t k, double alpha, const double *Ap,
  * The struct tags carry the dtype suffix so that gemm_tmpl.h can name
  * them with FM_SFX.
  */
+/*
+ * Row kernel, for products of a few rows (one sample's forward pass):
+ *   c[0:n] := beta·c + alpha·Σ_p a[p·sa]·B[p·ldb + j],   n <= FM_ROWK_MAX_N
+ * with B read in place, unpacked: for M this small, packing B (K·N
+ * elements) costs more than the M·N·K multiply-adds it would feed.
+ * Same two final roundings as the micro-kernel (alpha·acc, then beta·c).
+ */
+#define FM_ROWK_MAX_N 64
+typedef void fm_rowk_f32_t(int64_t k, float alpha, const float *a, int64_t sa,
+                           const float *B, int64_t ldb, float beta, float *c,
+                           int n);
+typedef void fm_rowk_f64_t(int64_t k, double alpha, const double *a,
+                           int64_t sa, const double *B, int64_t ldb,
+                           double beta, double *c, int n);
+
 typedef struct fm_ukr_blk_f32 {
     int mr, nr;
     int64_t mc, kc, nc;
     fm_ukr_f32_t *ukr;
+    fm_rowk_f32_t *rowk;
 } fm_ukr_blk_f32_t;
 
 typedef struct fm_ukr_blk_f64 {
     int mr, nr;
     int64_t mc, kc, nc;
     fm_ukr_f64_t *ukr;
+    fm_rowk_f64_t *rowk;
 } fm_ukr_blk_f64_t;
 
 typedef struct {

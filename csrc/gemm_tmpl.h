@@ -5,14 +5,21 @@
  * fused epilogue, and the split of the work between threads.
  *
  *   for jc in N by nc:                        (B block in L3)
- *     for pc in K by kc:                      (depth of a packed block)
- *       pack op(B)[pc:+kc, jc:+nc] into nr-column panels   (shared)
+ *     for kg in K by kg_len:                  (kc blocks packed together)
+ *       pack op(B)[kg:+kg_len, jc:+nc], each kc block into nr-column
+ *         panels (shared; threads pack a share each, then one barrier)
  *       for ic in M by mc:                    (threads: blocks of rows)
- *         pack op(A)[ic:+mc, pc:+kc] into mr-row panels    (per thread)
- *         for jr in nc by nr:                 (B micro-panel in L1)
- *           for ir in mc by mr:               (A micro-panel)
- *             C tile := (pc == 0 ? beta : 1)·C tile + alpha·Ap·Bp
- *             after the last pc: epilogue on the tile
+ *         for pc in kg:+kg_len by kc:         (depth of a packed block)
+ *           pack op(A)[ic:+mc, pc:+kc] into mr-row panels  (per thread)
+ *           for jr in nc by nr:               (B micro-panel in L1)
+ *             for ir in mc by mr:             (A micro-panel)
+ *               C tile := (pc == 0 ? beta : 1)·C tile + alpha·Ap·Bp
+ *               after the last pc: epilogue on the tile
+ *
+ * Packing all the kc blocks of a group at once (kg_len·nc within
+ * FM_GEMM_BP_BYTES; the whole of K for a dense layer's shapes) leaves two
+ * barriers per group instead of two per kc block: barriers are what
+ * threads lose most to when the cores are shared with other work.
  *
  * Every C element is summed by the same micro-kernel over the same kc
  * blocks in the same order whatever the thread count: kc depends on K
@@ -33,7 +40,8 @@ struct FM_SFX(gemm_job) {
     const fm_epilogue_t *ep; /* NULL: plain product */
     const struct FM_SFX(fm_ukr_blk) *blk;
     int64_t mc, kc, nc; /* block sizes chosen for this product */
-    T *Bp;              /* shared: kc × nc packed op(B) block         */
+    int64_t kb;         /* kc blocks per packed group of op(B)        */
+    T *Bp;              /* shared: kb blocks of kc × nc packed op(B)  */
     T *Ap;              /* thread t: mc × kc packed op(A) at t·ap_len */
     int64_t ap_len;
     int *status; /* (threads,) */
@@ -100,7 +108,8 @@ static void FM_SFX(gemm_pack)(int W, int64_t width, int64_t k, const T *src,
 }
 
 /* Epilogue on the finished tile C[i0:+m, j0:+n]:
- * T = C + bias; Z[tile] = T (if kept); C[tile] = act(T). */
+ * T = C + bias; Z[tile] = T (if kept); C[tile] = act(T).  Z must not
+ * overlap C (the activation runs in place on C). */
 static int FM_SFX(gemm_epilogue)(const fm_epilogue_t *ep, int64_t m,
                                  int64_t n, T *C, int64_t ldc, int64_t i0,
                                  int64_t j0) {
@@ -120,10 +129,12 @@ static int FM_SFX(gemm_epilogue)(const fm_epilogue_t *ep, int64_t m,
                                   ldc);
 }
 
-/* Loops jr, ir for one packed A block (rows ic:+mcur) and B panels
- * jp0..jp1-1 of the block starting at column jc (ncur columns). */
+/* Loops jr, ir for one packed A block (rows ic:+mcur) and panels
+ * jp0..jp1-1 of the packed B block Bp, which starts at column jc (ncur
+ * columns). */
 static int FM_SFX(gemm_macro)(const struct FM_SFX(gemm_job) *g, const T *Ap,
-                              int64_t ic, int64_t mcur, int64_t jc,
+                              const T *Bp, int64_t ic, int64_t mcur,
+                              int64_t jc,
                               int64_t ncur, int64_t jp0, int64_t jp1,
                               int64_t kcur, T beta, int last) {
     const int mr = g->blk->mr, nr = g->blk->nr;
@@ -132,7 +143,7 @@ static int FM_SFX(gemm_macro)(const struct FM_SFX(gemm_job) *g, const T *Ap,
     for (int64_t jp = jp0; jp < jp1; jp++) {
         const int64_t j0 = jc + jp * nr;
         const int n = (int)(jc + ncur - j0 < nr ? jc + ncur - j0 : nr);
-        const T *bp = g->Bp + jp * nr * kcur;
+        const T *bp = Bp + jp * nr * kcur;
         for (int64_t i0 = ic; i0 < ic + mcur; i0 += mr) {
             const int m = (int)(ic + mcur - i0 < mr ? ic + mcur - i0 : mr);
             const T *ap = Ap + (i0 - ic) * kcur;
@@ -148,13 +159,13 @@ static int FM_SFX(gemm_macro)(const struct FM_SFX(gemm_job) *g, const T *Ap,
     return status;
 }
 
-/* Thread tid of nth: packs its share of each B block, waits for the
- * others, then computes its work items (blocks of rows, or, when there
- * are fewer row blocks than threads, groups of B panels within them). */
+/* Thread tid of nth: packs its share of each group of B blocks, waits for
+ * the others, then computes its work items (blocks of rows, or, when
+ * there are fewer row blocks than threads, groups of B panels in them). */
 static void FM_SFX(gemm_thread)(const struct FM_SFX(gemm_job) *g, int tid,
                                 int nth) {
     const int mr = g->blk->mr, nr = g->blk->nr;
-    const int64_t M = g->M, N = g->N, K = g->K;
+    const int64_t M = g->M, N = g->N, K = g->K, kc = g->kc;
     T *Ap = g->Ap + tid * g->ap_len;
     int status = FM_OK;
     const int64_t n_ic = (M + g->mc - 1) / g->mc;
@@ -167,38 +178,42 @@ static void FM_SFX(gemm_thread)(const struct FM_SFX(gemm_job) *g, int tid,
             if (n_jg > n_jp) n_jg = n_jp;
         }
         const int64_t n_items = n_ic * n_jg;
-        for (int64_t pc = 0; pc < K; pc += g->kc) {
-            const int64_t kcur = K - pc < g->kc ? K - pc : g->kc;
-            /* C := beta·C + alpha·S₀ on the first block, C += alpha·S_b
-             * on the others: beta applies exactly once. */
-            const T beta = pc == 0 ? g->beta : (T)1;
-            const int last = pc + kcur == K;
+        for (int64_t kg = 0; kg < K; kg += g->kb * kc) {
+            const int64_t kg_end = K - kg < g->kb * kc ? K : kg + g->kb * kc;
 
-            /* B panels [lo, hi) of this block are this thread's to pack. */
+            /* B panels [lo, hi) of each kc block are this thread's to
+             * pack; block b of the group lives at Bp + b·kc·nc. */
             const int64_t lo = n_jp * tid / nth, hi = n_jp * (tid + 1) / nth;
-            if (lo < hi)
+            for (int64_t pc = kg; pc < kg_end && lo < hi; pc += kc) {
+                const int64_t kcur = kg_end - pc < kc ? kg_end - pc : kc;
                 FM_SFX(gemm_pack)(
                     nr, (hi * nr < ncur ? hi * nr : ncur) - lo * nr, kcur,
                     g->B + pc * g->rsb + (jc + lo * nr) * g->csb, g->csb,
-                    g->rsb, g->Bp + lo * nr * kcur);
+                    g->rsb, g->Bp + (pc - kg) * g->nc + lo * nr * kcur);
+            }
             FM_GEMM_BARRIER(nth);
 
-            int64_t packed_ic = -1;
             for (int64_t item = tid; item < n_items; item += nth) {
                 const int64_t ic = item / n_jg * g->mc, jg = item % n_jg;
                 const int64_t mcur = M - ic < g->mc ? M - ic : g->mc;
-                if (ic != packed_ic) {
+                for (int64_t pc = kg; pc < kg_end; pc += kc) {
+                    const int64_t kcur =
+                        kg_end - pc < kc ? kg_end - pc : kc;
+                    /* C := beta·C + alpha·S₀ on the first block, then
+                     * C += alpha·S_b: beta applies exactly once, and each
+                     * element sums its blocks in increasing pc. */
+                    const T beta = pc == 0 ? g->beta : (T)1;
                     FM_SFX(gemm_pack)(mr, mcur, kcur,
                                       g->A + ic * g->rsa + pc * g->csa,
                                       g->rsa, g->csa, Ap);
-                    packed_ic = ic;
+                    const int s = FM_SFX(gemm_macro)(
+                        g, Ap, g->Bp + (pc - kg) * g->nc, ic, mcur, jc,
+                        ncur, n_jp * jg / n_jg, n_jp * (jg + 1) / n_jg, kcur,
+                        beta, pc + kcur == K);
+                    if (s != FM_OK) status = s;
                 }
-                const int s = FM_SFX(gemm_macro)(
-                    g, Ap, ic, mcur, jc, ncur, n_jp * jg / n_jg,
-                    n_jp * (jg + 1) / n_jg, kcur, beta, last);
-                if (s != FM_OK) status = s;
             }
-            /* The next block's packing overwrites Bp. */
+            /* The next group's packing overwrites Bp. */
             FM_GEMM_BARRIER(nth);
         }
     }
@@ -231,11 +246,14 @@ static int FM_SFX(gemm_run)(int trans_a, int trans_b, int64_t M, int64_t N,
     g.nc = ((N + nb - 1) / nb + nr - 1) / nr * nr;
     nb = (M + blk->mc * nt - 1) / (blk->mc * nt) * nt;
     g.mc = ((M + nb - 1) / nb + mr - 1) / mr * mr;
+    g.kb = FM_GEMM_BP_BYTES / (int64_t)sizeof(T) / (g.kc * g.nc);
+    if (g.kb < 1) g.kb = 1;
+    if (g.kb > (K + g.kc - 1) / g.kc) g.kb = (K + g.kc - 1) / g.kc;
 
     /* One allocation: Bp, then one Ap per thread, then the status slots,
      * each part starting on a cache line. */
     const int64_t line = FM_CACHELINE / (int64_t)sizeof(T);
-    const int64_t bp_len = (g.kc * g.nc + line - 1) / line * line;
+    const int64_t bp_len = (g.kb * g.kc * g.nc + line - 1) / line * line;
     g.ap_len = (g.mc * g.kc + line - 1) / line * line;
     const size_t bytes = ((size_t)bp_len + (size_t)nt * (size_t)g.ap_len) *
                              sizeof(T) +
@@ -261,6 +279,25 @@ static int FM_SFX(gemm_run)(int trans_a, int trans_b, int64_t M, int64_t N,
     for (int t = 0; t < nt && status == FM_OK; t++) status = g.status[t];
     fm__free(buf);
     return status;
+}
+
+/* Products of at most FM_GEMM_SMALL_M rows with B not transposed (a
+ * forward pass on a few samples): each row of C from the ISA's row
+ * kernel, B read in place, one thread, then the epilogue.  Packing B for
+ * so few rows would cost more than the product. */
+static int FM_SFX(gemm_small_m)(int trans_a, int64_t M, int64_t N, int64_t K,
+                                T alpha, const T *A, int64_t lda,
+                                const T *B, int64_t ldb, T beta, T *C,
+                                int64_t ldc, const fm_epilogue_t *ep) {
+    const struct FM_SFX(fm_ukr_blk) *blk = FM_SFX(fm_gemm_blk)();
+    const int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j0 = 0; j0 < N; j0 += FM_ROWK_MAX_N) {
+            const int n = (int)(N - j0 < FM_ROWK_MAX_N ? N - j0 : FM_ROWK_MAX_N);
+            blk->rowk(K, alpha, A + i * rsa, csa, B + j0, ldb, beta,
+                      C + i * ldc + j0, n);
+        }
+    return ep ? FM_SFX(gemm_epilogue)(ep, M, N, C, ldc, 0, 0) : FM_OK;
 }
 
 /* C := beta·C without reading C when beta == 0 (M, N >= 1). */
@@ -289,6 +326,9 @@ int FM_SFX(fm_gemm)(int trans_a, int trans_b, int64_t M, int64_t N,
         FM_SFX(gemm_scale)(M, N, beta, C, ldc);
         return FM_OK;
     }
+    if (M <= FM_GEMM_SMALL_M && !trans_b)
+        return FM_SFX(gemm_small_m)(trans_a, M, N, K, alpha, A, lda, B, ldb,
+                                    beta, C, ldc, NULL);
     return FM_SFX(gemm_run)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
                             beta, C, ldc, NULL);
 }
@@ -320,6 +360,9 @@ int FM_SFX(fm__gemm_ep)(int trans_a, int trans_b, int64_t M, int64_t N,
         FM_SFX(gemm_scale)(M, N, 0, C, ldc);
         return ep ? FM_SFX(gemm_epilogue)(ep, M, N, C, ldc, 0, 0) : FM_OK;
     }
+    if (M <= FM_GEMM_SMALL_M && !trans_b)
+        return FM_SFX(gemm_small_m)(trans_a, M, N, K, 1, A, lda, B, ldb, 0, C,
+                                    ldc, ep);
     return FM_SFX(gemm_run)(trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, 0,
                             C, ldc, ep);
 }

@@ -22,6 +22,7 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 /* float: 8 lanes, 6×16 tile */
 #define T float
 #define FM_UKR_NAME fm_ukr_f32_avx2_6x16
+#define FM_ROWK_NAME fm_rowk_f32_avx2
 #define V __m256
 #define VL 8
 #define V_ZERO() _mm256_setzero_ps()
@@ -40,6 +41,7 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #include "kernels_x86_tmpl.h"
 #undef T
 #undef FM_UKR_NAME
+#undef FM_ROWK_NAME
 #undef V
 #undef VL
 #undef V_ZERO
@@ -58,6 +60,7 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 /* double: 4 lanes, 6×8 tile */
 #define T double
 #define FM_UKR_NAME fm_ukr_f64_avx2_6x8
+#define FM_ROWK_NAME fm_rowk_f64_avx2
 #define V __m256d
 #define VL 4
 #define V_ZERO() _mm256_setzero_pd()
@@ -76,6 +79,7 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #include "kernels_x86_tmpl.h"
 #undef T
 #undef FM_UKR_NAME
+#undef FM_ROWK_NAME
 #undef V
 #undef VL
 #undef V_ZERO
@@ -98,9 +102,9 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 const fm_ukr_table_t fm__ukr_avx2 = {
     .isa = FM_ISA_AVX2,
     .f32 = {.mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 4080,
-            .ukr = fm_ukr_f32_avx2_6x16},
+            .ukr = fm_ukr_f32_avx2_6x16, .rowk = fm_rowk_f32_avx2},
     .f64 = {.mr = 6, .nr = 8, .mc = 72, .kc = 256, .nc = 4080,
-            .ukr = fm_ukr_f64_avx2_6x8},
+            .ukr = fm_ukr_f64_avx2_6x8, .rowk = fm_rowk_f64_avx2},
 };
 
 #else

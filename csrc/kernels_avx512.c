@@ -16,6 +16,7 @@
 /* float: 16 lanes, 6×32 tile */
 #define T float
 #define FM_UKR_NAME fm_ukr_f32_avx512_6x32
+#define FM_ROWK_NAME fm_rowk_f32_avx512
 #define V __m512
 #define VL 16
 #define V_ZERO() _mm512_setzero_ps()
@@ -33,6 +34,7 @@
 #include "kernels_x86_tmpl.h"
 #undef T
 #undef FM_UKR_NAME
+#undef FM_ROWK_NAME
 #undef V
 #undef VL
 #undef V_ZERO
@@ -51,6 +53,7 @@
 /* double: 8 lanes, 6×16 tile */
 #define T double
 #define FM_UKR_NAME fm_ukr_f64_avx512_6x16
+#define FM_ROWK_NAME fm_rowk_f64_avx512
 #define V __m512d
 #define VL 8
 #define V_ZERO() _mm512_setzero_pd()
@@ -68,6 +71,7 @@
 #include "kernels_x86_tmpl.h"
 #undef T
 #undef FM_UKR_NAME
+#undef FM_ROWK_NAME
 #undef V
 #undef VL
 #undef V_ZERO
@@ -90,9 +94,9 @@
 const fm_ukr_table_t fm__ukr_avx512 = {
     .isa = FM_ISA_AVX512,
     .f32 = {.mr = 6, .nr = 32, .mc = 240, .kc = 192, .nc = 4064,
-            .ukr = fm_ukr_f32_avx512_6x32},
+            .ukr = fm_ukr_f32_avx512_6x32, .rowk = fm_rowk_f32_avx512},
     .f64 = {.mr = 6, .nr = 16, .mc = 120, .kc = 192, .nc = 4064,
-            .ukr = fm_ukr_f64_avx512_6x16},
+            .ukr = fm_ukr_f64_avx512_6x16, .rowk = fm_rowk_f64_avx512},
 };
 
 #else

@@ -39,12 +39,29 @@
 FM_DEF_UKR_GENERIC(float, fm_ukr_f32_generic_4x8, 4, 8)
 FM_DEF_UKR_GENERIC(double, fm_ukr_f64_generic_4x4, 4, 4)
 
+/* Row kernel (gemm_kernels.h): c[0:n] := beta·c + alpha·Σ_p a[p·sa]·B[p,:],
+ * accumulated in a local row so the compiler keeps it in registers. */
+#define FM_DEF_ROWK_GENERIC(T, NAME)                                       \
+    static void NAME(int64_t k, T alpha, const T *a, int64_t sa,           \
+                     const T *B, int64_t ldb, T beta, T *c, int n) {       \
+        T acc[FM_ROWK_MAX_N] = {0};                                        \
+        for (int64_t p = 0; p < k; p++) {                                  \
+            const T ap = a[p * sa], *b = B + p * ldb;                      \
+            for (int j = 0; j < n; j++) acc[j] += ap * b[j];               \
+        }                                                                  \
+        for (int j = 0; j < n; j++)                                        \
+            c[j] = beta == 0 ? alpha * acc[j] : beta * c[j] + alpha * acc[j]; \
+    }
+
+FM_DEF_ROWK_GENERIC(float, fm_rowk_f32_generic)
+FM_DEF_ROWK_GENERIC(double, fm_rowk_f64_generic)
+
 /* Blocking for any cache of at least 32 KiB L1d / 256 KiB L2:
  * kc·nr·sizeof(T) = 8 KiB B micro-panel, mc·kc·sizeof(T) = 128 KiB A. */
 const fm_ukr_table_t fm__ukr_generic = {
     .isa = FM_ISA_GENERIC,
     .f32 = {.mr = 4, .nr = 8, .mc = 128, .kc = 256, .nc = 4096,
-            .ukr = fm_ukr_f32_generic_4x8},
+            .ukr = fm_ukr_f32_generic_4x8, .rowk = fm_rowk_f32_generic},
     .f64 = {.mr = 4, .nr = 4, .mc = 64, .kc = 256, .nc = 4096,
-            .ukr = fm_ukr_f64_generic_4x4},
+            .ukr = fm_ukr_f64_generic_4x4, .rowk = fm_rowk_f64_generic},
 };

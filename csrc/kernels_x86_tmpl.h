@@ -103,5 +103,37 @@ static void FM_UKR_NAME(int64_t k, T alpha, const T *Ap, const T *Bp, T beta,
     if (m > 5) FM_UKR_ROW_MASKED(5, c50, c51);
 }
 
+/* Row kernel (gemm_kernels.h): c[0:n] := beta·c + alpha·Σ_p a[p·sa]·B[p,:],
+ * n <= FM_ROWK_MAX_N, B unpacked.  Columns in blocks of NV vectors (8
+ * independent FMA chains cover the FMA latency); the lanes past n are
+ * masked, so nothing past c's or B's row end is touched. */
+FM_UKR_TARGET
+static void FM_ROWK_NAME(int64_t k, T alpha, const T *a, int64_t sa,
+                         const T *B, int64_t ldb, T beta, T *c, int n) {
+    enum { NV = FM_ROWK_MAX_N / VL < 8 ? FM_ROWK_MAX_N / VL : 8 };
+    const V va = V_SET1(alpha), vb = V_SET1(beta);
+    for (int j0 = 0; j0 < n; j0 += NV * VL) {
+        V acc[NV];
+        VM mk[NV];
+        const int nv = (n - j0 + VL - 1) / VL < NV ? (n - j0 + VL - 1) / VL : NV;
+        for (int v = 0; v < nv; v++) {
+            acc[v] = V_ZERO();
+            const int left = n - j0 - v * VL;
+            mk[v] = VM_FIRST(left < VL ? left : VL);
+        }
+        for (int64_t p = 0; p < k; p++) {
+            const V av = V_BCAST(a + p * sa);
+            const T *b = B + p * ldb + j0;
+            for (int v = 0; v < nv; v++)
+                acc[v] = V_FMA(av, V_MASKLOAD(b + v * VL, mk[v]), acc[v]);
+        }
+        for (int v = 0; v < nv; v++) {
+            V t = V_MUL(va, acc[v]);
+            if (beta != 0) t = V_FMA(vb, V_MASKLOAD(c + j0 + v * VL, mk[v]), t);
+            V_MASKSTORE(c + j0 + v * VL, mk[v], t);
+        }
+    }
+}
+
 #undef FM_UKR_ROW_FULL
 #undef FM_UKR_ROW_MASKED

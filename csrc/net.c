@@ -25,6 +25,9 @@
  * enough for the product to run at full speed. */
 #define FM_NET_CHUNK 256
 
+/* Bytes of predict scratch taken from the stack instead of the heap. */
+#define FM_PREDICT_STACK_BYTES 16384
+
 /* Most bytes one network allocates in one go (its parameters, gradients
  * and state together, or its training workspace).  Anything larger is an
  * absurd request answered FM_ERR_NOMEM before malloc sees it: with

@@ -206,8 +206,14 @@ static int FM_SFX(net_forward_infer)(const fm_net_t *net, int64_t m,
 static int FM_SFX(net_predict)(const fm_net_t *net, int64_t n, const T *X,
                                int64_t ldx, T *out) {
     const int64_t ch = n < FM_NET_CHUNK ? n : FM_NET_CHUNK;
-    T *scratch = NULL;
-    int st = net_scratch(net, ch, 0, (void **)&scratch);
+    /* Small requests (one sample, a few rows) use the stack: no heap
+     * allocation per call on the latency-bound path.  ch <= 256 and
+     * max_hidden < 2^31, so the product cannot overflow. */
+    _Alignas(FM_CACHELINE) T stack[FM_PREDICT_STACK_BYTES / sizeof(T)];
+    T *scratch = stack;
+    int st = FM_OK;
+    if (2 * ch * net->max_hidden > (int64_t)(sizeof stack / sizeof(T)))
+        st = net_scratch(net, ch, 0, (void **)&scratch);
     if (st != FM_OK) return st;
     T *buf0 = scratch, *buf1 = scratch + ch * net->max_hidden;
     for (int64_t r0 = 0; r0 < n && st == FM_OK; r0 += ch) {
@@ -215,7 +221,7 @@ static int FM_SFX(net_predict)(const fm_net_t *net, int64_t n, const T *X,
         st = FM_SFX(net_forward_infer)(net, m, X + r0 * ldx, ldx, buf0, buf1,
                                        NULL, out + r0 * net->n_out);
     }
-    fm__free(scratch);
+    if (scratch != stack) fm__free(scratch);
     return st;
 }
 

@@ -359,6 +359,8 @@ static void test_products(const dtype_t *dt) {
     /* K above every kc: several packed blocks, beta applied once. */
     test_shape(dt, 31, 65, 1000, idx++);
     test_shape(dt, 7, 17, 2049, idx++);
+    /* K·N above the 4 MiB of packed B shared at once: several groups. */
+    test_shape(dt, 7, 1100, 1100, idx++);
     printf("products %s: %d shapes x 4 forms x %d ISAs%s\n", dt->name, idx,
            (int)fm_isa_detected() + 1,
            fm_test_failures == failures0 ? "" : "  FAILED");
@@ -490,9 +492,11 @@ static void test_threads(const dtype_t *dt) {
         return;
     }
     /* Above FM_PARALLEL_MIN_FLOPS: many row blocks; few rows (threads
-     * split the B panels); few columns; K over several kc blocks. */
-    static const int64_t SH[][3] = {
-        {255, 257, 129}, {6, 1000, 400}, {1000, 5, 300}, {130, 260, 780}};
+     * split the B panels); few columns; K over several kc blocks; packed
+     * B in several groups. */
+    static const int64_t SH[][3] = {{255, 257, 129}, {6, 1000, 400},
+                                    {1000, 5, 300},  {130, 260, 780},
+                                    {6, 1100, 1100}};
     const int nt0 = fm_get_num_threads();
     for (size_t s = 0; s < sizeof SH / sizeof SH[0]; s++) {
         const int64_t M = SH[s][0], N = SH[s][1], K = SH[s][2];
