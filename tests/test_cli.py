@@ -368,16 +368,16 @@ def test_python_m_fastmlp_exit_statuses(tmp_path):
                                "No such file or directory"
 
 
-def test_import_makes_idle_openmp_threads_sleep_unless_user_chose():
+def test_import_makes_idle_openmp_threads_sleep_unless_user_chose(tmp_path):
     code = "import os, fastmlp; print(os.environ['OMP_WAIT_POLICY'])"
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True)
+                         text=True, check=True, cwd=tmp_path)
     assert out.stdout.strip() == "passive"
     env["OMP_WAIT_POLICY"] = "active"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True)
+                         text=True, check=True, cwd=tmp_path)
     assert out.stdout.strip() == "active"
 
 

@@ -61,15 +61,17 @@ def test_gemm_results_do_not_depend_on_thread_count(dtype, rng):
 
 
 @pytest.mark.parametrize("name", sorted(available_isas()))
-def test_isa_forced_through_environment_variable(name):
+def test_isa_forced_through_environment_variable(name, tmp_path):
     code = ("import numpy as np, fastmlp; from fastmlp import _core, reference as ref;"
             "r = np.random.default_rng(0); A = r.standard_normal((37, 19));"
             "B = r.standard_normal((19, 23));"
             "assert np.allclose(_core.gemm(A, B), ref.gemm(A, B), rtol=1e-12, atol=1e-12);"
             "print(fastmlp.cpu_info()['isa'])")
     env = dict(os.environ, FASTMLP_ISA=name)
+    # cwd: away from a source checkout, whose fastmlp/ would shadow the
+    # package under test.
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True)
+                         text=True, check=True, cwd=tmp_path)
     assert out.stdout.strip() == name
 
 
