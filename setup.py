@@ -3,6 +3,10 @@
 OpenMP is used when the compiler accepts -fopenmp, otherwise the library
 builds single-threaded.  No -march=native: the kernels choose their
 instruction set at run time (see csrc/cpu.c).
+
+The objects of csrc/*.c are also archived into fastmlp/lib/libfastmlp.a,
+which other extensions link to call the C core (fastmlp.get_include(),
+get_library_dirs(), get_libraries(), get_link_args()).
 """
 import glob
 import os
@@ -15,6 +19,7 @@ import tempfile
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 
 def compiler_accepts(flag):
@@ -56,7 +61,31 @@ ext = Extension(
     libraries=["m"],
 )
 
+
+class build_ext_with_static_lib(build_ext):
+    """build_ext, then the C core's objects archived as fastmlp/lib/libfastmlp.a
+    next to the built fastmlp/_core (and copied along by --inplace)."""
+
+    def build_extension(self, ext):
+        objects = self.compiler.object_filenames(c_sources, output_dir=self.build_temp)
+        if not all(os.path.exists(o) for o in objects):
+            self.force = True  # an up-to-date _core would leave none to archive
+        super().build_extension(ext)
+        lib_dir = os.path.join(os.path.dirname(self.get_ext_fullpath(ext.name)), "lib")
+        self.static_lib = self.compiler.library_filename("fastmlp", output_dir=lib_dir)
+        if os.path.exists(self.static_lib):  # ar adds to an archive: start afresh
+            os.remove(self.static_lib)
+        self.compiler.create_static_lib(objects, "fastmlp", output_dir=lib_dir)
+
+    def copy_extensions_to_source(self):
+        super().copy_extensions_to_source()
+        package_dir = self.get_finalized_command("build_py").get_package_dir("fastmlp")
+        self.mkpath(os.path.join(package_dir, "lib"))
+        self.copy_file(self.static_lib, os.path.join(package_dir, "lib"))
+
+
 setup(
+    cmdclass={"build_ext": build_ext_with_static_lib},
     ext_modules=cythonize(
         [ext],
         compiler_directives={"language_level": 3, "boundscheck": False, "wraparound": False},

@@ -9,6 +9,8 @@ the ``Net`` class have the same names and signatures as their mirrors in
 either.
 """
 
+import numbers
+
 import numpy as np
 
 cimport numpy as cnp
@@ -22,7 +24,7 @@ from fastmlp.cfastmlp cimport *
 
 from fastmlp import _enums
 from fastmlp.exceptions import ModelFileError
-from fastmlp._spec import normalize_cfg, normalize_layers, resolve_param
+from fastmlp._spec import check_seed, normalize_cfg, normalize_layers, resolve_param
 
 cnp.import_array()
 
@@ -452,6 +454,8 @@ def optim_step(opt, t, w, g, s1=None, s2=None, l2=0.0, l1=0.0):
         a2 = need(s2, "s2", dt, 1, writable=True)
         if a2.shape[0] != n:
             raise ValueError(f"s2 has {a2.shape[0]} entries for {n} parameters")
+    if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not 1 <= t < 2**62:
+        raise ValueError(f"step count t must be an integer >= 1, got {t!r}")
     cdef int64_t tt = t
     cdef double cl2 = l2, cl1 = l1, abs_sum = 0.0
     cdef int st
@@ -746,7 +750,8 @@ cdef class Net:
     def init(self, seed):
         """Initialise every layer from seed; resets the optimiser."""
         self._not_busy()
-        check(fm_net_init(self.net, <uint64_t>seed), "init")
+        cdef uint64_t s = check_seed(seed)
+        check(fm_net_init(self.net, s), "init")
 
     cdef _not_busy(self):
         if self._busy:

@@ -6,6 +6,7 @@ that checks them and fills defaults, so both reject the same mistakes with
 the same messages.
 """
 
+import math
 import numbers
 
 from fastmlp import _enums
@@ -34,9 +35,18 @@ def resolve_param(activation, param):
     return param
 
 
-def _positive_int(value, what):
+# Largest layer width and batch size: the model file's limit on units
+# (docs/FORMAT.md), and a batch bound far beyond any memory; both keep
+# every size product inside int64 in C.
+MAX_UNITS = 2**31
+MAX_BATCH = 2**48
+
+
+def _positive_int(value, what, limit=2**62):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    if value > limit:
+        raise ValueError(f"{what} must be <= {limit}, got {value}")
     return int(value)
 
 
@@ -67,7 +77,7 @@ def normalize_layers(n_in, layers):
     >>> normalize_layers(2, [{"units": 3}])[0]["activation"]
     'relu'
     """
-    _positive_int(n_in, "n_in")
+    _positive_int(n_in, "n_in", MAX_UNITS)
     if not isinstance(layers, (list, tuple)) or not layers:
         raise ValueError("a network needs at least one layer")
     out = []
@@ -86,7 +96,7 @@ def normalize_layers(n_in, layers):
         if dropout and i == len(layers) - 1:
             raise ValueError("the output layer cannot have dropout")
         out.append({
-            "units": _positive_int(layer["units"], f"layer {i} units"),
+            "units": _positive_int(layer["units"], f"layer {i} units", MAX_UNITS),
             "activation": act,
             "act_param": resolve_param(act, layer.get("act_param")),
             "init": _enums.canonical("initializer", layer.get("init", "glorot_uniform")),
@@ -110,6 +120,8 @@ def normalize_optimizer(opt, defaults):
     full["kind"] = kind
     for key in ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay"):
         full[key] = float(full[key])
+        if not math.isfinite(full[key]):
+            raise ValueError(f"optimizer {key} must be finite, got {full[key]}")
     if not full["lr"] >= 0:
         raise ValueError(f"learning rate must be >= 0, got {full['lr']}")
     for key in ("momentum", "beta1", "beta2"):
@@ -153,12 +165,18 @@ def normalize_cfg(cfg, defaults=None):
         "optimizer": dict(opt),
         "l2": float(cfg.get("l2", 0.0)),
         "l1": float(cfg.get("l1", 0.0)),
-        "batch_size": _positive_int(cfg.get("batch_size", 32), "batch_size"),
+        "batch_size": _positive_int(cfg.get("batch_size", 32), "batch_size", MAX_BATCH),
         "shuffle": bool(cfg.get("shuffle", True)),
-        "seed": int(cfg.get("seed", 0)),
+        "seed": check_seed(cfg.get("seed", 0)),
     }
     if out["l2"] < 0 or out["l1"] < 0:
         raise ValueError(f"l2 and l1 must be >= 0, got {out['l2']}, {out['l1']}")
-    if not 0 <= out["seed"] < 2**64:
-        raise ValueError(f"seed must be in [0, 2**64), got {out['seed']}")
     return out
+
+
+def check_seed(seed):
+    """``seed`` as an int in [0, 2**64), or ValueError naming it."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or \
+            not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+    return int(seed)

@@ -139,15 +139,28 @@ def _read_idx(stream, path, max_bytes, file_size):
             f"bytes, file holds {payload}"
         )
 
-    # Fill the buffer in chunks; never read past what the header announced.
-    buf = np.empty(nbytes, dtype=np.uint8)
-    view = memoryview(buf)
-    filled = 0
-    while filled < nbytes:
-        got = stream.readinto(view[filled : filled + _CHUNK])
-        if not got:
-            break
-        filled += got
+    # Never read past what the header announced.  A file of known size
+    # was checked above, so its buffer is allocated at once; a compressed
+    # stream's size is unknown, so its buffer grows with the data actually
+    # decompressed: a header claiming gigabytes allocates nothing up front.
+    if file_size is not None:
+        buf = np.empty(nbytes, dtype=np.uint8)
+        view = memoryview(buf)
+        filled = 0
+        while filled < nbytes:
+            got = stream.readinto(view[filled : filled + _CHUNK])
+            if not got:
+                break
+            filled += got
+    else:
+        grown = bytearray()
+        while len(grown) < nbytes:
+            part = stream.read(min(_CHUNK, nbytes - len(grown)))
+            if not part:
+                break
+            grown += part
+        filled = len(grown)
+        buf = np.frombuffer(grown, dtype=np.uint8)
     if filled < nbytes:
         raise DataFormatError(
             f"{path}: truncated: header shape {shape} needs {nbytes} data "

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from fastmlp import _enums, _format
-from fastmlp._spec import normalize_cfg, normalize_layers
+from fastmlp._spec import check_seed, normalize_cfg, normalize_layers
 
 
 def _backend_net(backend):
@@ -92,6 +92,8 @@ def _layer_dict(layer):
     if isinstance(layer, Dense):
         return layer.as_dict()
     if isinstance(layer, dict):
+        if "units" not in layer:
+            raise ValueError(f"a layer dict needs 'units', got {layer!r}")
         d = dict(layer)
         act = _enums.canonical("activation", d.get("activation", "relu"))
         d["activation"] = act
@@ -181,7 +183,7 @@ class MLP:
         self.l2, self.l1 = float(l2), float(l1)
         if self.l2 < 0 or self.l1 < 0:
             raise ValueError(f"l2 and l1 must be >= 0, got {l2}, {l1}")
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.standardize = bool(standardize)
         self.net_ = None
         self.mean_ = self.scale_ = None
