@@ -79,5 +79,3 @@ def mnist_or_skip():
         pytest.skip(f"MNIST not found at {MNIST_DIR}")
     return MNIST_DIR
 
-
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
