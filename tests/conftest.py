@@ -1,6 +1,5 @@
 """Shared fixtures and the one tolerance table of the test suite."""
 
-import os
 import pathlib
 
 import numpy as np
