@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "fm_internal.h"
 
 /* Rows per chunk in predict / evaluate: bounds their per-call scratch to
@@ -101,10 +103,23 @@ static int net_pad_ok(int64_t count, size_t esize, int64_t *out) {
     return 1;
 }
 
-/* bytes = count·esize if it is within FM_NET_MAX_BYTES, else 0. */
+/* Physical memory in bytes, or FM_NET_MAX_BYTES where the OS does not
+ * say.  A buffer larger than this can never be used: zeroing it would
+ * get the process killed by the OS instead of returning FM_ERR_NOMEM. */
+static int64_t net_phys_bytes(void) {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    int64_t total;
+    if (pages > 0 && page > 0 && fm__mul_ok(pages, page, &total)) return total;
+#endif
+    return FM_NET_MAX_BYTES;
+}
+
+/* bytes = count·esize if it is within FM_NET_MAX_BYTES and physical
+ * memory, else 0. */
 static int net_bytes_ok(int64_t count, size_t esize, int64_t *bytes) {
     return fm__mul_ok(count, (int64_t)esize, bytes) &&
-           *bytes <= FM_NET_MAX_BYTES;
+           *bytes <= FM_NET_MAX_BYTES && *bytes <= net_phys_bytes();
 }
 
 /* ------------------------------------------------------------------ */

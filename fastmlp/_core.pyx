@@ -641,10 +641,12 @@ cdef class Net:
     cdef readonly list layers
     cdef object _params
     cdef int _busy    # 1 while an epoch/step runs (GIL released)
+    cdef int _readers # predict calls in flight (GIL released)
 
     def __cinit__(self):
         self.net = NULL
         self._busy = 0
+        self._readers = 0
 
     def __init__(self, dtype, n_in, layers):
         self.dtype = np.dtype(dtype)
@@ -787,8 +789,14 @@ cdef class Net:
         cdef int st
         cdef void *px = ptr(x)
         cdef void *po = ptr(out)
-        with nogil:
-            st = fm_net_predict(self.net, n, px, ldx, po)
+        # Counted under the GIL, so training (which checks the count under
+        # the GIL too) cannot start while this reads the weights.
+        self._readers += 1
+        try:
+            with nogil:
+                st = fm_net_predict(self.net, n, px, ldx, po)
+        finally:
+            self._readers -= 1
         check(st, "predict")
         return out
 
@@ -811,6 +819,9 @@ cdef class Net:
 
     cdef dict _train(self, cfg, X, Y, sw, int64_t epoch, should_stop):
         self._not_busy()
+        if self._readers:
+            raise RuntimeError("this network is predicting in another thread; "
+                               "training would change the weights it reads")
         cdef fm_train_cfg_t c = self._cfg_struct(cfg)
         x, y, w = self._batch(X, Y, sw)
         errors = []

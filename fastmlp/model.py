@@ -9,6 +9,7 @@ runs only between epochs.
 """
 
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 
@@ -16,6 +17,11 @@ import numpy as np
 
 from fastmlp import _enums, _format
 from fastmlp._spec import check_seed, normalize_cfg, normalize_layers
+
+
+# Makes "is this model being fitted?" and "now it is" one step across
+# threads (a per-model lock would not pickle).
+_FIT_GUARD = threading.Lock()
 
 
 def _backend_net(backend):
@@ -437,6 +443,19 @@ class MLP:
                 raise TypeError(f"callback {cb!r} is not callable")
 
         # Everything is checked: from here on the model changes.
+        with _FIT_GUARD:
+            if getattr(self, "_fitting", False):
+                raise RuntimeError("this model is already being fitted in another thread")
+            self._fitting = True
+        try:
+            self._fit_checked(X, Y, sw, val, cfg, epochs, tol, early_stopping, patience,
+                              min_delta, restore_best_weights, callbacks, verbose)
+        finally:
+            self._fitting = False
+        return self
+
+    def _fit_checked(self, X, Y, sw, val, cfg, epochs, tol, early_stopping, patience,
+                     min_delta, restore_best_weights, callbacks, verbose):
         if self.net_ is None:
             self.build(X.shape[1])
             if self.standardize:
@@ -448,7 +467,6 @@ class MLP:
             val = (self._transform(val[0]),) + val[1:]
         self._train_loop(cfg, X, Y, sw, val, epochs, tol, early_stopping, patience,
                          min_delta, restore_best_weights, callbacks, verbose)
-        return self
 
     def _train_loop(self, cfg, X, Y, sw, val, epochs, tol, early_stopping, patience,
                     min_delta, restore_best_weights, callbacks, verbose):

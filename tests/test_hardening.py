@@ -340,3 +340,48 @@ def test_gzip_idx_header_cannot_make_the_loader_allocate(tmp_path):
     """
     out = run_python(code, timeout=60)
     assert out.stdout.strip() == "DataFormatError", out.stdout + out.stderr[-2000:]
+
+
+def test_network_larger_than_physical_memory_is_refused_before_allocating():
+    # 2^31 inputs × 16 units of float32 = 128 GiB of weights: more than any
+    # test machine has; refused by size, never touched (no OOM kill).
+    with pytest.raises(MemoryError):
+        _core.Net(np.float32, 2**31, [{"units": 16}])
+
+
+def test_training_is_refused_while_a_predict_is_in_flight():
+    net = _core.Net(np.float32, 784, [{"units": 256}, {"units": 10, "activation": "softmax"}])
+    net.init(0)
+    X = np.random.default_rng(0).standard_normal((100_000, 784)).astype(np.float32)
+    cfg = {"loss": "categorical_crossentropy", "batch_size": 4}
+    Y = np.eye(10, dtype=np.float32)[:4]
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (net.predict(X), done.set()))
+    worker.start()
+    refused = False
+    while not done.is_set() and not refused:
+        try:
+            net.train_step(cfg, X[:4], Y)
+            assert done.is_set(), "a training step ran while predict was reading the weights"
+        except RuntimeError as exc:
+            refused = "predicting" in str(exc)
+    worker.join()
+    assert refused, "the predict finished before training was tried: make X larger"
+
+
+def test_a_second_concurrent_fit_of_one_model_is_refused():
+    X, y = problem(8, n=20_000, f=64)
+    m = MLP([Dense(64), Dense(1)], optimizer={"kind": "sgd", "lr": 1e-3})
+    m.fit(X[:10], y[:10], epochs=1)
+    errors = []
+    worker = threading.Thread(target=lambda: m.fit(X, y, epochs=3, batch_size=8))
+    worker.start()
+    while worker.is_alive() and not getattr(m, "_fitting", False):
+        time.sleep(0.001)  # until the worker's fit has begun
+    while worker.is_alive() and not errors:
+        try:
+            m.fit(X[:10], y[:10], epochs=1)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+    worker.join()
+    assert errors and "already being fitted" in errors[0]
