@@ -344,13 +344,16 @@ def gemm_floor_fn(X, layers, batch, seed=0):
     n, n_in = X.shape
     widths = [n_in] + [u for u, _ in layers]
     L = len(layers)
-    W = [rng.standard_normal((widths[l], widths[l + 1]), dtype=np.float32) / np.sqrt(widths[l])
+    W = [(rng.standard_normal((widths[l], widths[l + 1])) / np.sqrt(widths[l])).astype(np.float32)
          for l in range(L)]
     H = [None] + [rng.random((batch, widths[l]), dtype=np.float32) for l in range(1, L)]
     Z = [np.empty((batch, widths[l + 1]), np.float32) for l in range(L)]
     dZ = [rng.standard_normal((batch, widths[l + 1]), dtype=np.float32) for l in range(L)]
     dW = [np.empty_like(w) for w in W]
     dH = [np.empty((batch, widths[l]), np.float32) for l in range(L)]
+    # every operand float32 (a float64 one would silently run dgemm)
+    assert X.dtype == np.float32 and all(a.dtype == np.float32 for group in (W, H[1:], Z, dZ, dW, dH)
+                                         for a in group)
 
     def epoch():
         for i in range(0, n, batch):
@@ -1050,7 +1053,8 @@ def w6(res, cfg, args):
         del X
         for variant, desc in variants:
             proc = subprocess.run(
-                [sys.executable, "-c", W6_CHILD, xpath, ypath, variant, str(args.threads), ROOT],
+                [sys.executable, "-c", W6_CHILD, xpath, ypath, variant, str(args.threads),
+                 os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))],
                 check=False, capture_output=True, text=True, timeout=1800)
             if proc.returncode != 0:
                 tail = (proc.stderr.strip().splitlines() or ["?"])[-1]

@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+import fastmlp
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "bench" / "run.py"
 
@@ -21,10 +23,13 @@ SCRIPT = ROOT / "bench" / "run.py"
 def test_bench_quick_runs_and_prints_the_table(tmp_path):
     out_json = tmp_path / "bench.json"
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    # The fastmlp under test (installed, or built in place), from a neutral
+    # folder: a source checkout's uncompiled fastmlp/ must not shadow it.
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([parent] + [p for p in [env.get("PYTHONPATH")] if p])
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--only", "W1,W4", "--json", str(out_json)],
-        check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     # the header names the CPU, the ISA path and the threads; then the table

@@ -43,7 +43,7 @@ F64 = np.float64
     (lambda: _core.dense_forward(np.ones((2, 3)), np.ones((3, 2)), np.ones(3), "relu"),
      ValueError, "entries"),
     (lambda: _core.optim_step({"kind": "adam"}, 0, np.ones(3), np.ones(3),
-                              np.zeros(3), np.zeros(3)), ValueError, "optim_step"),
+                              np.zeros(3), np.zeros(3)), ValueError, "step count"),
     (lambda: _core.optim_step({"kind": "adam"}, 1, np.ones(3), np.ones(3)), ValueError,
      "optim_step"),
     (lambda: _core.optim_step({"kind": "adam", "betaa": 1}, 1, np.ones(3), np.ones(3)),

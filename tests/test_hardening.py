@@ -24,23 +24,32 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
 
 import numpy as np
+
+import fastmlp
 import pytest
 from conftest import ROOT
 
 from fastmlp import MLP, Dense, _core
 
+# Child interpreters import the fastmlp under test (installed, or built in
+# place) and start in a neutral folder: from a source checkout's root, its
+# uncompiled fastmlp/ would come first on sys.path.
+FASTMLP_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
-    [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
+    [FASTMLP_PARENT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
     OMP_WAIT_POLICY="passive")
+NEUTRAL_CWD = tempfile.gettempdir()
 
 
 def run_python(code, timeout=120, **kwargs):
     """Run code in a fresh interpreter; returns the CompletedProcess."""
+    kwargs.setdefault("cwd", NEUTRAL_CWD)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
                           text=True, timeout=timeout, env=ENV, **kwargs)
 
@@ -261,7 +270,7 @@ LONG_FIT = """
 
 def test_ctrl_c_stops_a_long_fit_within_an_epoch():
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(LONG_FIT)], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=NEUTRAL_CWD)
     try:
         assert proc.stdout.readline().strip() == "fitting"
         first = float(proc.stdout.readline().split()[1])  # one epoch done, its duration
