@@ -494,10 +494,13 @@ def rng_u64(uint64_t key, counters):
     return out.reshape(np.shape(counters))
 
 
-def rng_uniform(uint64_t key, counters):
-    """Uniform doubles in [0, 1) (mirror of fm_rng_uniform)."""
+ctypedef double (*rng_double_fn)(uint64_t key, uint64_t counter) noexcept nogil
+
+
+cdef object rng_doubles(rng_double_fn draw, uint64_t key, counters):
+    """draw(key, c) for an int or an array of counters (float64 array)."""
     if np.isscalar(counters):
-        return fm_rng_uniform(key, <uint64_t>counters)
+        return draw(key, <uint64_t>counters)
     cdef cnp.ndarray c = np.ascontiguousarray(counters, dtype=np.uint64).reshape(-1)
     cdef cnp.ndarray out = np.empty(c.shape[0], dtype=np.float64)
     cdef uint64_t[::1] cv = c
@@ -505,23 +508,18 @@ def rng_uniform(uint64_t key, counters):
     cdef Py_ssize_t i
     with nogil:
         for i in range(cv.shape[0]):
-            ov[i] = fm_rng_uniform(key, cv[i])
+            ov[i] = draw(key, cv[i])
     return out.reshape(np.shape(counters))
+
+
+def rng_uniform(uint64_t key, counters):
+    """Uniform doubles in [0, 1) (mirror of fm_rng_uniform)."""
+    return rng_doubles(fm_rng_uniform, key, counters)
 
 
 def rng_normal(uint64_t key, counters):
     """Standard normal doubles (mirror of fm_rng_normal)."""
-    if np.isscalar(counters):
-        return fm_rng_normal(key, <uint64_t>counters)
-    cdef cnp.ndarray c = np.ascontiguousarray(counters, dtype=np.uint64).reshape(-1)
-    cdef cnp.ndarray out = np.empty(c.shape[0], dtype=np.float64)
-    cdef uint64_t[::1] cv = c
-    cdef double[::1] ov = out
-    cdef Py_ssize_t i
-    with nogil:
-        for i in range(cv.shape[0]):
-            ov[i] = fm_rng_normal(key, cv[i])
-    return out.reshape(np.shape(counters))
+    return rng_doubles(fm_rng_normal, key, counters)
 
 
 def init_layer(init, uint64_t key, int64_t fan_in, int64_t fan_out, gain_sigmoid, dtype):
