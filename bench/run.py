@@ -418,14 +418,12 @@ class Results:
             met, margin = None, "not measured"
         elif op == "<=":
             met = value <= limit
-            margin = (f"{(limit - value) / limit:+.0%} headroom" if met
-                      else f"missed by {(value - limit) / limit:.0%} ({value:.3g}{unit} vs "
-                           f"{op} {limit:g}{unit})")
+            margin = (f"{(limit - value) / limit:.0%} headroom" if met
+                      else f"missed by {(value - limit) / limit:.0%}: {value / limit:.2f}× the limit")
         else:
             met = value >= limit
-            margin = (f"{(value - limit) / limit:+.0%} headroom" if met
-                      else f"missed by {(limit - value) / limit:.0%} ({value:.3g}{unit} vs "
-                           f"{op} {limit:g}{unit})")
+            margin = (f"{(value - limit) / limit:.0%} headroom" if met
+                      else f"missed by {(limit - value) / limit:.0%}: {limit / value:.2f}× short")
         self.targets.append({"workload": workload, "what": what, "value": value,
                              "limit": limit, "op": op, "unit": unit, "met": met,
                              "margin": margin})
@@ -475,7 +473,9 @@ def target_lines(res):
     lines = []
     for t in res.targets:
         mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
-        val = "" if t["value"] is None else f"{t['value']:.3g}{t['unit']}"
+        val = ("" if t["value"] is None else
+               f"{t['value']:.2f}{t['unit']}" if t["unit"] == "×" else
+               f"{t['value']:.3g}{t['unit']}")
         lines.append(f"[{mark:>6}] {t['workload']}: {t['what']} — {val} "
                      f"(target {t['op']} {t['limit']:g}{t['unit']}; {t['margin']})")
     return lines
@@ -509,15 +509,19 @@ def cpu_flags():
 
 
 def blas_description():
-    """NumPy's BLAS: threadpoolctl's view, else numpy.show_config's."""
+    """Every BLAS loaded in this process (threadpoolctl's view: NumPy's and,
+    once scikit-learn imported SciPy, SciPy's), else numpy.show_config's."""
     if threadpoolctl is not None:
+        found = []
         for info in threadpoolctl.threadpool_info():
             if info.get("user_api") == "blas":
-                parts = [info.get("internal_api"), info.get("version")]
-                extra = [f"{k}={info[k]}" for k in ("architecture", "threading_layer")
-                         if info.get(k)]
-                return " ".join(str(p) for p in parts if p) + (f" ({', '.join(extra)})"
-                                                                if extra else "")
+                where = os.path.basename(os.path.dirname(info.get("filepath") or ""))
+                extra = [where or info.get("prefix"), info.get("architecture"),
+                         info.get("threading_layer")]
+                found.append(f"{info.get('internal_api')} {info.get('version')} "
+                             f"({', '.join(str(e) for e in extra if e)})")
+        if found:
+            return "; ".join(found)
     try:
         cfg = np.show_config(mode="dicts")
         blas = cfg["Build Dependencies"]["blas"]
@@ -545,6 +549,9 @@ def header(args, torch, sklearn, torch_note, sklearn_note):
                          f"environment ({', '.join(_BLAS_ENV)}), threadpoolctl not installed"),
         "torch": torch.__version__ if torch else torch_note,
         "sklearn": sklearn.__version__ if sklearn else sklearn_note,
+        # fastmlp sets OMP_WAIT_POLICY=passive at import unless the user did;
+        # PyTorch shares the process's libgomp, so its OpenMP threads too
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
         "loadavg_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "mode": "quick" if args.quick else "full",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -563,7 +570,8 @@ def header_lines(h):
         (f"CPU: {h['cpu']} — {h['usable_cpus']} usable of {h['logical_cpus']} logical CPUs; "
          f"flags: {', '.join(h['cpu_flags']) or 'none of avx2/fma/avx512f'}"),
         (f"fastmlp {h['fastmlp']}: ISA path {h['isa']} (detected {h['isa_detected']}), "
-         f"OpenMP {'on' if h['openmp'] else 'off'}; threads: {h['threads']} unless the row says"),
+         f"OpenMP {'on' if h['openmp'] else 'off'} (OMP_WAIT_POLICY={h['omp_wait_policy']}); "
+         f"threads: {h['threads']} unless the row says"),
         (f"python {h['python']}, numpy {h['numpy']}, BLAS {h['blas']} "
          f"(threads via {h['blas_threads']}), torch {h['torch']}, scikit-learn {h['sklearn']}"),
         load + (f"; total {h['elapsed_s']:.0f} s" if "elapsed_s" in h else ""),
@@ -692,10 +700,10 @@ def w1(res, cfg, args, threads):
 # ---------------------------------------------------------------------------
 
 def epoch_contenders(X, fit_target, torch_target, sk_target, layers, batch, classify,
-                     torch, sklearn, threads, T, competitor_threads=None):
+                     torch, sklearn, threads, T, competitor_counts=None):
     """fastmlp (MLP.fit, one epoch) and fastmlp's C epoch alone at T
     threads; the GEMM floor, the NumPy reference backend, PyTorch eager and
-    scikit-learn at each count of ``competitor_threads`` (default [T])."""
+    scikit-learn at each count of ``competitor_counts`` (default [T])."""
     n_in = X.shape[1]
     loss = "categorical_crossentropy" if classify else "squared_error"
     m_c = fastmlp_model(layers, "c", loss)
@@ -722,7 +730,7 @@ def epoch_contenders(X, fit_target, torch_target, sk_target, layers, batch, clas
            if torch is not None else None)
     skl = (sklearn_epoch_fn(sklearn, layers, X, sk_target, batch, classify)
            if sklearn is not None else None)
-    for t in competitor_threads or [T]:
+    for t in competitor_counts or [T]:
         cs.append(Contender("GEMM floor (numpy)", floor, 1, threads.setter(t), t, "numpy"))
         cs.append(Contender("numpy reference", ref, 1, threads.setter(t), t, "numpy"))
         if tch is not None:
@@ -730,6 +738,12 @@ def epoch_contenders(X, fit_target, torch_target, sk_target, layers, batch, clas
         if skl is not None:
             cs.append(Contender("sklearn MLP", skl, 1, threads.setter(t), t, "sklearn"))
     return cs
+
+
+def competitor_threads(T):
+    """Thread counts to time the competitors at: 1 and T, or only T when
+    threadpoolctl is missing (NumPy's BLAS count is then fixed at load)."""
+    return sorted({1, T}) if threadpoolctl is not None else [T]
 
 
 def best_of(cs, name):
@@ -762,7 +776,7 @@ def w2(res, cfg, args, threads, torch, sklearn, torch_note, sklearn_note):
     X, y, Y = w2_data(cfg["w2_n"], args.mnist, res.notes)
     T = args.threads
     cs = epoch_contenders(X, Y, y, y, W2_LAYERS, W2_BATCH, True, torch, sklearn, threads, T,
-                          sorted({1, T}))
+                          competitor_threads(T))
     by = epoch_workload(res, "W2", f"epoch {X.shape[0]}×784, 784-256-128-10, batch 128", cs,
                         cfg["repeat"], torch_note, sklearn_note, budget_s=240)
     fm = by["fastmlp"].median
@@ -777,7 +791,7 @@ def w3(res, cfg, args, threads, torch, sklearn, torch_note, sklearn_note):
     X, y = w3_data(cfg["w3_n"])
     T = args.threads
     cs = epoch_contenders(X, y, y, y, W3_LAYERS, W3_BATCH, False, torch, sklearn, threads, T,
-                          sorted({1, T}))
+                          competitor_threads(T))
     by = epoch_workload(res, "W3", f"epoch {X.shape[0]}×32, 32-64-64-1 tanh, batch 32", cs,
                         cfg["repeat"], torch_note, sklearn_note, budget_s=90)
     fm = by["fastmlp"].median
@@ -853,7 +867,7 @@ def w4(res, cfg, args, threads, torch, torch_note):
             if not np.allclose(got, want, rtol=1e-3, atol=1e-5):
                 res.notes.append(f"W4 {name}: output differs from the NumPy chain")
             # fastmlp at T threads; the others at 1 and T (their best counts)
-            for t in ([T] if lib == "fastmlp" else sorted({1, T})):
+            for t in ([T] if lib == "fastmlp" else competitor_threads(T)):
                 cs.append(Contender(name, (lambda f=f, x=x: f(x)), calls, threads.setter(t), t, lib))
         measure(cs, cfg["repeat"], interleave=False, settle=0.1, budget_s=40)
         base = best_of(cs, "numpy matmul chain")
@@ -1107,6 +1121,165 @@ def profile_epochs(args, cfg):
               f"({args.threads} threads, N={X.shape[0]})", flush=True)
 
 
+def _binding_overheads():
+    """Seconds one call of each kernel binding costs on 1×1 operands: the
+    Python side of a call (argument checks, output allocation), to be
+    taken off the phase times."""
+    x = np.zeros((1, 1), np.float32)
+    v = np.zeros(1, np.float32)
+    opt = _core.optim_defaults("adam")
+    idx = np.zeros(1, np.intp)
+    calls = {
+        "take": lambda: np.take(x, idx, axis=0, out=x),
+        "gemm": lambda: _core.gemm(x, x),
+        "dense_forward": lambda: _core.dense_forward(x, x, v, "tanh"),
+        "dense_backward": lambda: _core.dense_backward(x, x, x),
+        "act_backward": lambda: _core.act_backward("tanh", x, x, x),
+        "loss": lambda: _core.loss("squared_error", "identity", x, x, x),
+        "optim_step": lambda: _core.optim_step(opt, 1, v, v, v.copy(), v.copy()),
+    }
+    out = {}
+    for name, f in calls.items():
+        c = measure([Contender(name, f, calls_for(f, 0.01))], 5, interleave=False, settle=0.0)[0]
+        out[name] = c.median
+    return out
+
+
+def _phase_contenders(wl, args, cfg):
+    """(phases [(name, fn, {binding: calls})], C epoch fn, steps per epoch)
+    for one training step of W2 or W3 through fastmlp's kernels."""
+    if wl == "W2":
+        X, _, Y = w2_data(min(cfg["w2_n"], 6000), args.mnist, [])
+        layers, batch, loss_name = W2_LAYERS, W2_BATCH, "categorical_crossentropy"
+    else:
+        X, Y = w3_data(min(cfg["w3_n"], 6000))
+        layers, batch, loss_name = W3_LAYERS, W3_BATCH, "squared_error"
+    L = len(layers)
+    model = fastmlp_model(layers, "c", loss_name)
+    model.build(X.shape[1])
+    net = model.net_
+    Ws = [net.weights(l) for l in range(L)]
+    bs = [net.biases(l) for l in range(L)]
+    acts = [a for _, a in layers]
+    idx = np.random.default_rng(0).permutation(X.shape[0])[:batch]
+    xb = np.empty((batch, X.shape[1]), np.float32)
+    yb = np.ascontiguousarray(Y[idx])
+    np.take(X, idx, axis=0, out=xb)
+    # one forward/backward pass, kept to feed the timed phases
+    H, Zs, As = [xb], [], []
+    for l in range(L):
+        z, a = _core.dense_forward(H[-1], Ws[l], bs[l], acts[l])
+        Zs.append(z)
+        As.append(a)
+        H.append(a)
+    dZs = [None] * L
+    dZs[-1] = _core.loss(loss_name, acts[-1], Zs[-1], As[-1], yb)[1]
+    grads = [None] * L
+    for l in range(L - 1, -1, -1):
+        dW, db, dX = _core.dense_backward(dZs[l], H[l], Ws[l], need_dx=l > 0)
+        grads[l] = (dW.reshape(-1), db)
+        if l > 0:
+            dZs[l - 1] = _core.act_backward(acts[l - 1], dX, As[l - 1], Zs[l - 1])
+    # the update runs on copies with its own state: timing must not train
+    opt = _core.optim_defaults("adam")
+    params = [(w.reshape(-1).copy(), b.copy()) for w, b in zip(Ws, bs)]
+    state = [tuple(np.zeros_like(a) for a in (w, w, b, b)) for w, b in params]
+    step_t = [0]
+
+    def gather():
+        np.take(X, idx, axis=0, out=xb)
+
+    def forward():
+        h = xb
+        for l in range(L):
+            h = _core.dense_forward(h, Ws[l], bs[l], acts[l])[1]
+
+    def forward_products():
+        for l in range(L):
+            _core.gemm(H[l], Ws[l])
+
+    def loss_delta():
+        _core.loss(loss_name, acts[-1], Zs[-1], As[-1], yb)
+
+    def backward():
+        for l in range(L - 1, -1, -1):
+            dX = _core.dense_backward(dZs[l], H[l], Ws[l], need_dx=l > 0)[2]
+            if l > 0:
+                _core.act_backward(acts[l - 1], dX, As[l - 1], Zs[l - 1])
+
+    def backward_products():
+        for l in range(L - 1, -1, -1):
+            _core.gemm(H[l], dZs[l], True, False)
+            if l > 0:
+                _core.gemm(dZs[l], Ws[l], False, True)
+
+    def optimizer():
+        step_t[0] += 1
+        for (w, b), (gw, gb), (m1, v1, m2, v2) in zip(params, grads, state):
+            _core.optim_step(opt, step_t[0], w, gw, m1, v1)
+            _core.optim_step(opt, step_t[0], b, gb, m2, v2)
+
+    ecfg = {"loss": loss_name, "optimizer": "adam", "l2": 0.0, "l1": 0.0,
+            "batch_size": batch, "shuffle": True, "seed": 0}
+    epoch_no = [0]
+
+    def c_epoch():
+        net.train_epoch(ecfg, X, Y, None, epoch=epoch_no[0])
+        epoch_no[0] += 1
+
+    phases = [
+        ("gather (np.take of the batch rows)", gather, {"take": 1}),
+        ("forward: dense_forward ×L", forward, {"dense_forward": L}),
+        ("  of which products X·W (gemm)", forward_products, {"gemm": L}),
+        ("loss + output delta", loss_delta, {"loss": 1}),
+        ("backward: dense_backward + act_backward", backward,
+         {"dense_backward": L, "act_backward": L - 1}),
+        ("  of which products Xᵀ·dZ, dZ·Wᵀ (gemm)", backward_products, {"gemm": 2 * L - 1}),
+        ("optimizer: optim_step per W and b", optimizer, {"optim_step": 2 * L}),
+    ]
+    return phases, c_epoch, -(-X.shape[0] // batch)
+
+
+def phase_breakdown(args, cfg):
+    """Where one training step's time goes, phase by phase, through
+    fastmlp's public kernels (dense_forward, loss, dense_backward,
+    act_backward, optim_step, gemm) on the shapes of W2 and W3, net of the
+    bindings' own Python cost (measured on 1×1 operands), against the C
+    epoch's time per step.  The perf profile in docs/PERFORMANCE.md is the
+    view from inside the C epoch of the same split."""
+    threads = Threads(None)
+    overhead = _binding_overheads()
+    rows = []
+    for wl in ("W2", "W3"):
+        phases, c_epoch, n_steps = _phase_contenders(wl, args, cfg)
+        for t in sorted({1, args.threads}):
+            cs = [Contender(name, f, calls_for(f, 0.02), threads.setter(t), t)
+                  for name, f, _ in phases]
+            cs.append(Contender("C epoch", c_epoch, 1, threads.setter(t), t))
+            measure(cs, cfg["repeat"], interleave=False, settle=0.0)
+            net = {}
+            for (name, _, calls), c in zip(phases, cs):
+                over = sum(overhead[k] * n for k, n in calls.items())
+                net[name] = (max(c.median - over, 0.0), over)
+            total = sum(v for name, (v, _) in net.items() if not name.startswith("  "))
+            for name, (v, over) in net.items():
+                rows.append((wl, t, name, v, over, v / total))
+            rows.append((wl, t, "sum of the phases", total, None, 1.0))
+            per_step = cs[-1].median / n_steps
+            rows.append((wl, t, "C epoch ÷ steps (measured)", per_step, None, per_step / total))
+    print(f"Per-step phase times, net of the Python cost of the binding calls; medians of "
+          f"{cfg['repeat']} repetitions; share = of the sum of the phases")
+    print(f"{'W':<3} {'thr':>3}  {'phase':<42} {'µs/step':>9} {'binding':>8} {'share':>6}")
+    for wl, t, name, sec, over, share in rows:
+        o = "" if over is None else f"{over * 1e6:.1f}"
+        print(f"{wl:<3} {t:>3}  {name:<42} {sec * 1e6:>9.1f} {o:>8} {share:>6.0%}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([{"workload": wl, "threads": t, "phase": n, "seconds": sec,
+                        "binding_seconds": over, "share": sh}
+                       for wl, t, n, sec, over, sh in rows], f, indent=1)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1129,6 +1302,9 @@ def parse_args(argv=None):
                    help="only run fastmlp's C epoch of this workload --repeat times after a "
                         "warm-up, printing each epoch's time: a target for `perf record` "
                         "or callgrind (see docs/PERFORMANCE.md)")
+    p.add_argument("--phases", action="store_true",
+                   help="only print the per-step phase times of W2 and W3 (gather, forward, "
+                        "loss, backward, optimizer) through fastmlp's kernels")
     p.add_argument("--_w1-numpy-child", dest="w1_numpy_child", action="store_true",
                    help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -1158,6 +1334,9 @@ def main(argv=None):
     if args.profile:
         profile_epochs(args, cfg)
         return 0
+    if args.phases:
+        phase_breakdown(args, cfg)
+        return 0
     torch, torch_note = _optional("torch")
     sklearn, sklearn_note = _optional("sklearn")
     threads = Threads(torch)
@@ -1165,10 +1344,16 @@ def main(argv=None):
     h = header(args, torch, sklearn, torch_note, sklearn_note)
     for line in header_lines(h):
         print(line, flush=True)
+    if torch is not None and os.environ.get("OMP_WAIT_POLICY") == "passive":
+        res.notes.append("PyTorch shares this process's OpenMP runtime (libgomp), so its "
+                         "threads follow the OMP_WAIT_POLICY=passive that fastmlp sets at "
+                         "import: its 2-thread rows can be slower than in a PyTorch-only "
+                         "process (ratios use each competitor's best thread count)")
     if threadpoolctl is None:
         res.notes.append("threadpoolctl is not installed: NumPy's BLAS runs with the thread "
-                         "count of its environment (set to --threads), so W1's 1-thread NumPy "
-                         "rows use that count too")
+                         "count of its environment (set to --threads before NumPy loads); W1 "
+                         "times the other count in a child process, and the competitors of "
+                         "W2-W4 run at --threads only")
     t_start = time.perf_counter()
     for w in args.only:
         t0 = time.perf_counter()
