@@ -549,9 +549,10 @@ def header(args, torch, sklearn, torch_note, sklearn_note):
                          f"environment ({', '.join(_BLAS_ENV)}), threadpoolctl not installed"),
         "torch": torch.__version__ if torch else torch_note,
         "sklearn": sklearn.__version__ if sklearn else sklearn_note,
-        # fastmlp sets OMP_WAIT_POLICY=passive at import unless the user did;
+        # fastmlp bounds OpenMP spinning at import unless the user chose;
         # PyTorch shares the process's libgomp, so its OpenMP threads too
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
+        "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", "unset"),
         "loadavg_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "mode": "quick" if args.quick else "full",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -570,7 +571,8 @@ def header_lines(h):
         (f"CPU: {h['cpu']} — {h['usable_cpus']} usable of {h['logical_cpus']} logical CPUs; "
          f"flags: {', '.join(h['cpu_flags']) or 'none of avx2/fma/avx512f'}"),
         (f"fastmlp {h['fastmlp']}: ISA path {h['isa']} (detected {h['isa_detected']}), "
-         f"OpenMP {'on' if h['openmp'] else 'off'} (OMP_WAIT_POLICY={h['omp_wait_policy']}); "
+         f"OpenMP {'on' if h['openmp'] else 'off'} (OMP_WAIT_POLICY={h['omp_wait_policy']}, "
+         f"GOMP_SPINCOUNT={h.get('gomp_spincount', 'unset')}); "
          f"threads: {h['threads']} unless the row says"),
         (f"python {h['python']}, numpy {h['numpy']}, BLAS {h['blas']} "
          f"(threads via {h['blas_threads']}), torch {h['torch']}, scikit-learn {h['sklearn']}"),
@@ -1346,9 +1348,11 @@ def main(argv=None):
         print(line, flush=True)
     if torch is not None and os.environ.get("OMP_WAIT_POLICY") == "passive":
         res.notes.append("PyTorch shares this process's OpenMP runtime (libgomp), so its "
-                         "threads follow the OMP_WAIT_POLICY=passive that fastmlp sets at "
-                         "import: its 2-thread rows can be slower than in a PyTorch-only "
-                         "process (ratios use each competitor's best thread count)")
+                         "threads follow the bounded spinning that fastmlp sets at import "
+                         f"(OMP_WAIT_POLICY=passive, GOMP_SPINCOUNT="
+                         f"{os.environ.get('GOMP_SPINCOUNT', 'unset')}): its 2-thread rows "
+                         "can differ from a PyTorch-only process (ratios use each "
+                         "competitor's best thread count)")
     if threadpoolctl is None:
         res.notes.append("threadpoolctl is not installed: NumPy's BLAS runs with the thread "
                          "count of its environment (set to --threads before NumPy loads); W1 "

@@ -4,13 +4,17 @@
  *
  * The kernels are written once in act_tmpl.h and instantiated here for
  * float and double; the float instance calls the float libm functions
- * (expf, tanhf, ...), so float32 results are what a float32 library would
- * give, not double results rounded.  Specification: docs/MATH.md,
+ * (expm1f, erff, ...), so float32 results are what a float32 library would
+ * give, not double results rounded.  The float exp, tanh and sigmoid, the
+ * activations of the hot training loops, are act_vec_tmpl.h's vectorised
+ * versions instead, compiled per ISA.  Specification: docs/MATH.md,
  * "Activations".
  */
 #include <math.h>
+#include <string.h>
 
 #include "fm_internal.h"
+#include "gemm_kernels.h" /* FM_HAVE_X86_KERNELS */
 
 /* 1 if g' cannot be recovered from A = g(Z): only GELU (its output is not
  * monotonic for z < 0, so A does not determine z). */
@@ -32,6 +36,63 @@ static int act_check(fm_act_t act, double param) {
     if (act == FM_ACT_ELU && !(param > 0 && isfinite(param)))
         return FM_ERR_ARG;
     return FM_OK;
+}
+
+/* The vectorised float spans, once per ISA. */
+#define FM_LSFX(name) name##_generic
+#include "act_vec_tmpl.h"
+#undef FM_LSFX
+#if FM_HAVE_X86_KERNELS
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define FM_LSFX(name) name##_avx2
+#include "act_vec_tmpl.h"
+#undef FM_LSFX
+#pragma GCC pop_options
+#pragma GCC push_options
+/* AVX-512F only, as cpu.c checks; 512-bit vectors, which gcc's generic
+ * tuning would otherwise avoid */
+#pragma GCC target("avx512f,prefer-vector-width=512")
+#define FM_LSFX(name) name##_avx512
+#include "act_vec_tmpl.h"
+#undef FM_LSFX
+#pragma GCC pop_options
+#endif
+
+typedef void act_vec_span_t(int64_t n, const float *z, float *a);
+
+/* a = g(z) over n floats through the active ISA's vectorised span when
+ * act has one (exp, tanh, sigmoid): 1 if done, 0 if act has none. */
+static int vec_span_f32(fm_act_t act, int64_t n, const float *z, float *a) {
+    const fm_isa_t isa = fm_isa_active();
+    act_vec_span_t *f = NULL;
+#if FM_HAVE_X86_KERNELS
+    if (isa == FM_ISA_AVX512)
+        f = act == FM_ACT_TANH      ? fwd_tanh_f32_avx512
+            : act == FM_ACT_SIGMOID ? fwd_sigmoid_f32_avx512
+            : act == FM_ACT_EXP     ? fwd_exp_f32_avx512
+                                    : NULL;
+    else if (isa == FM_ISA_AVX2)
+        f = act == FM_ACT_TANH      ? fwd_tanh_f32_avx2
+            : act == FM_ACT_SIGMOID ? fwd_sigmoid_f32_avx2
+            : act == FM_ACT_EXP     ? fwd_exp_f32_avx2
+                                    : NULL;
+    else
+#endif
+        f = act == FM_ACT_TANH      ? fwd_tanh_f32_generic
+            : act == FM_ACT_SIGMOID ? fwd_sigmoid_f32_generic
+            : act == FM_ACT_EXP     ? fwd_exp_f32_generic
+                                    : NULL;
+    (void)isa;
+    if (f == NULL) return 0;
+    f(n, z, a);
+    return 1;
+}
+
+/* double keeps libm throughout */
+static int vec_span_f64(fm_act_t act, int64_t n, const double *z, double *a) {
+    (void)act, (void)n, (void)z, (void)a;
+    return 0;
 }
 
 #define T float

@@ -141,9 +141,11 @@ static void FM_SFX(fwd_softmax_row)(int64_t n, const T *z, T *a) {
     for (int64_t j = 0; j < n; j++) a[j] = a[j] / s;
 }
 
-/* One contiguous span of an element-wise (non-softmax) activation. */
+/* One contiguous span of an element-wise (non-softmax) activation: the
+ * vectorised span where act.c has one for T, else the loops above. */
 static void FM_SFX(fwd_span)(fm_act_t act, const FM_SFX(act_consts_t) *c,
                              int64_t n, const T *z, T *a) {
+    if (FM_SFX(vec_span)(act, n, z, a)) return;
     switch (act) {
     case FM_ACT_IDENTITY: FM_SFX(fwd_identity)(n, z, a); break;
     case FM_ACT_STEP: FM_SFX(fwd_step)(n, z, a); break;

@@ -5,158 +5,166 @@
  * Included by optim.c once per dtype (T, FM_SFX, FM_SQRT).  Specification:
  * docs/MATH.md, "Optimisers"; NumPy mirror: fastmlp/reference.py:
  * optim_step.  Every scalar coefficient is computed in double and rounded
- * to T once (in optim_step); the loops do only T arithmetic, evaluated
- * left to right exactly as the formula comments are written.
+ * to T once (opt_coefs); the loops (optim_loops_tmpl.h, one copy per ISA)
+ * do only T arithmetic, evaluated left to right exactly as the formula
+ * comments are written.
  */
 
-/* Penalty and coupled decay folded into the raw gradient (all in T). */
+/* One step's coefficients, each computed in double and rounded to T once;
+ * the flags pick the loop variant so that no loop tests them per element. */
 typedef struct {
-    T l2, l1, wd;
+    fm_opt_kind_t kind;
+    T lr, mu, b1, omb1, b2, omb2, step, c2, eps, decay;
+    T l2, l1, wd;               /* penalty folded into the raw gradient */
     int has_l2, has_l1, has_wd; /* each term only when its coefficient ≠ 0 */
-    int want_sum;               /* accumulate Σ|g_raw| */
-} FM_SFX(opt_pen_t);
+    int penalised;              /* any of the three */
+    int nesterov, mu_zero, eps_inside_sqrt;
+} FM_SFX(opt_coef_t);
 
-/* g' = ((g + l2·w) + l1·sign(w)) + wd·w, sign(0) = 0; *asum += |g| (double,
- * raw gradient, before any penalty). */
-static inline T FM_SFX(opt_grad)(FM_SFX(opt_pen_t) p, T g, T w,
-                                 double *asum) {
-    if (p.want_sum) *asum += fabs((double)g);
-    if (p.has_l2) g = g + p.l2 * w;
-    if (p.has_l1) g = g + p.l1 * (T)((w > 0) - (w < 0));
-    if (p.has_wd) g = g + p.wd * w;
-    return g;
-}
-
-/* w (n,) updated from g (n,), state s1/s2 (n,).  Σ|g| returned.  The
- * penalty comes by value so that stores to w cannot be assumed to alias
- * its coefficients (they would be reloaded every element). */
-static double FM_SFX(optim_loops)(const fm_optim_t *o, int64_t t, int64_t n,
-                                  T *w, const T *g, T *s1, T *s2,
-                                  const FM_SFX(opt_pen_t) pen) {
-    double asum = 0.0;
-    const T lr = (T)o->lr;
-    const int nesterov = o->nesterov;
+/* The coefficients of step t (>= 1) of *o, formulas as published:
+ *  SGD (torch.optim.SGD, dampening 0):
+ *    buf = μ·buf + g;  d = nesterov ? g + μ·buf : buf;  w = w − lr·d
+ *    (buf starts at 0, so buf₁ = g as in torch; μ = 0: w = w − lr·g)
+ *  SGD_VELOCITY (scikit-learn SGDOptimizer):
+ *    v = μ·v − lr·g;  w = w + (nesterov ? μ·v − lr·g : v)
+ *  MOMENTUM_EWMA (the course): v = β·v + (1−β)·g;  w = w − lr·v
+ *  RMSPROP (torch, centered=False): s = α·s + (1−α)·g·g,
+ *    u = g / (√s + ε)  or, eps_inside_sqrt (the course), g / √(s + ε);
+ *    μ ≠ 0: buf = μ·buf + u, w = w − lr·buf;  else w = w − lr·u
+ *  ADAM / ADAMW (torch, non-capturable form):
+ *    AdamW: w = w·(1 − lr·wd) first (decoupled decay)
+ *    m = β1·m + (1−β1)·g;  s = β2·s + (1−β2)·g·g
+ *    w = w − step·m / (√s / c2 + ε),  step = lr/(1−β1ᵗ), c2 = √(1−β2ᵗ)
+ *  ADAM_SKLEARN (scikit-learn AdamOptimizer): m, s as Adam,
+ *    w = w − lr_t·m / (√s + ε),  lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ)
+ * Penalty (every kind): g' = ((g + l2·w) + l1·sign(w)) + wd·w, where the
+ * coupled wd term is absent for AdamW. */
+static FM_SFX(opt_coef_t) FM_SFX(opt_coefs)(const fm_optim_t *o, int64_t t,
+                                            double l2, double l1) {
+    FM_SFX(opt_coef_t) c;
+    memset(&c, 0, sizeof c);
+    c.kind = o->kind;
+    c.lr = (T)o->lr;
+    c.mu = (T)o->momentum;
+    c.mu_zero = o->momentum == 0;
+    c.nesterov = o->nesterov;
+    c.eps = (T)o->eps;
+    c.eps_inside_sqrt = o->eps_inside_sqrt;
+    c.decay = (T)1;
     switch (o->kind) {
-    case FM_OPT_SGD: {
-        /* torch.optim.SGD (dampening 0), docs "SGD" algorithm box:
-         *   buf = μ·buf + g;  d = nesterov ? g + μ·buf : buf;  w = w − lr·d
-         * buf starts at 0, so buf₁ = g as in torch. μ = 0: w = w − lr·g. */
-        const T mu = (T)o->momentum;
-        if (o->momentum == 0) {
-            for (int64_t i = 0; i < n; i++) {
-                T gi = FM_SFX(opt_grad)(pen, g[i], w[i], &asum);
-                w[i] = w[i] - lr * gi;
-            }
-        } else {
-            for (int64_t i = 0; i < n; i++) {
-                T gi = FM_SFX(opt_grad)(pen, g[i], w[i], &asum);
-                T buf = mu * s1[i] + gi;
-                s1[i] = buf;
-                T d = nesterov ? gi + mu * buf : buf;
-                w[i] = w[i] - lr * d;
-            }
-        }
+    case FM_OPT_MOMENTUM_EWMA: c.omb1 = (T)(1.0 - o->momentum); break;
+    case FM_OPT_RMSPROP:
+        c.b2 = (T)o->beta2; /* α */
+        c.omb2 = (T)(1.0 - o->beta2);
         break;
-    }
-    case FM_OPT_SGD_VELOCITY: {
-        /* scikit-learn _stochastic_optimizers.py, SGDOptimizer:
-         *   v = μ·v − lr·g;  w = w + (nesterov ? μ·v − lr·g : v) */
-        const T mu = (T)o->momentum;
-        for (int64_t i = 0; i < n; i++) {
-            T gi = FM_SFX(opt_grad)(pen, g[i], w[i], &asum);
-            T v = mu * s1[i] - lr * gi;
-            s1[i] = v;
-            T d = nesterov ? mu * v - lr * gi : v;
-            w[i] = w[i] + d;
-        }
-        break;
-    }
-    case FM_OPT_MOMENTUM_EWMA: {
-        /* the course's momentum (exponentially weighted average of g):
-         *   v = β·v + (1−β)·g;  w = w − lr·v */
-        const T b = (T)o->momentum, omb = (T)(1.0 - o->momentum);
-        for (int64_t i = 0; i < n; i++) {
-            T gi = FM_SFX(opt_grad)(pen, g[i], w[i], &asum);
-            T v = b * s1[i] + omb * gi;
-            s1[i] = v;
-            w[i] = w[i] - lr * v;
-        }
-        break;
-    }
-    case FM_OPT_RMSPROP: {
-        /* torch.optim.RMSprop (centered=False), docs algorithm box:
-         *   s = α·s + (1−α)·g·g
-         *   u = g / (√s + ε)   or, eps_inside_sqrt (the course), g / √(s + ε)
-         *   μ ≠ 0: buf = μ·buf + u, w = w − lr·buf;  else w = w − lr·u */
-        const T al = (T)o->beta2, oma = (T)(1.0 - o->beta2);
-        const T eps = (T)o->eps, mu = (T)o->momentum;
-        const int inside = o->eps_inside_sqrt, use_mu = o->momentum != 0;
-        for (int64_t i = 0; i < n; i++) {
-            T gi = FM_SFX(opt_grad)(pen, g[i], w[i], &asum);
-            T s = al * s1[i] + oma * gi * gi;
-            s1[i] = s;
-            T u = gi / (inside ? FM_SQRT(s + eps) : FM_SQRT(s) + eps);
-            if (use_mu) {
-                T buf = mu * s2[i] + u;
-                s2[i] = buf;
-                w[i] = w[i] - lr * buf;
-            } else {
-                w[i] = w[i] - lr * u;
-            }
-        }
-        break;
-    }
     case FM_OPT_ADAM:
-    case FM_OPT_ADAMW: {
-        /* torch.optim.Adam / AdamW, docs algorithm boxes:
-         *   AdamW only: w = w·(1 − lr·wd)   (decoupled, before the step)
-         *   m = β1·m + (1−β1)·g;  s = β2·s + (1−β2)·g·g
-         *   w = w − step·m / (√s / c2 + ε),
-         *   step = lr/(1−β1ᵗ), c2 = √(1−β2ᵗ)   (torch's non-capturable form) */
-        const double bc1 = 1.0 - pow(o->beta1, (double)t);
-        const double bc2 = 1.0 - pow(o->beta2, (double)t);
-        const T b1 = (T)o->beta1, omb1 = (T)(1.0 - o->beta1);
-        const T b2 = (T)o->beta2, omb2 = (T)(1.0 - o->beta2);
-        const T step = (T)(o->lr / bc1), c2 = (T)sqrt(bc2), eps = (T)o->eps;
-        const int decoupled = o->kind == FM_OPT_ADAMW && o->weight_decay != 0;
-        const T decay = (T)(1.0 - o->lr * o->weight_decay);
-        for (int64_t i = 0; i < n; i++) {
-            T wi = w[i];
-            T gi = FM_SFX(opt_grad)(pen, g[i], wi, &asum);
-            if (decoupled) wi = wi * decay;
-            T m = b1 * s1[i] + omb1 * gi;
-            T s = b2 * s2[i] + omb2 * gi * gi;
-            s1[i] = m;
-            s2[i] = s;
-            w[i] = wi - step * m / (FM_SQRT(s) / c2 + eps);
-        }
-        break;
-    }
+    case FM_OPT_ADAMW:
     case FM_OPT_ADAM_SKLEARN: {
-        /* scikit-learn _stochastic_optimizers.py, AdamOptimizer:
-         *   m = β1·m + (1−β1)·g;  s = β2·s + (1−β2)·g·g
-         *   lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ);  w = w − lr_t·m / (√s + ε) */
         const double bc1 = 1.0 - pow(o->beta1, (double)t);
         const double bc2 = 1.0 - pow(o->beta2, (double)t);
-        const T b1 = (T)o->beta1, omb1 = (T)(1.0 - o->beta1);
-        const T b2 = (T)o->beta2, omb2 = (T)(1.0 - o->beta2);
-        const T lr_t = (T)(o->lr * sqrt(bc2) / bc1), eps = (T)o->eps;
-        for (int64_t i = 0; i < n; i++) {
-            T gi = FM_SFX(opt_grad)(pen, g[i], w[i], &asum);
-            T m = b1 * s1[i] + omb1 * gi;
-            T s = b2 * s2[i] + omb2 * gi * gi;
-            s1[i] = m;
-            s2[i] = s;
-            w[i] = w[i] - lr_t * m / (FM_SQRT(s) + eps);
+        c.b1 = (T)o->beta1;
+        c.omb1 = (T)(1.0 - o->beta1);
+        c.b2 = (T)o->beta2;
+        c.omb2 = (T)(1.0 - o->beta2);
+        if (o->kind == FM_OPT_ADAM_SKLEARN) {
+            c.step = (T)(o->lr * sqrt(bc2) / bc1); /* lr_t */
+            c.c2 = (T)1;
+        } else {
+            c.step = (T)(o->lr / bc1);
+            c.c2 = (T)sqrt(bc2);
         }
+        if (o->kind == FM_OPT_ADAMW && o->weight_decay != 0)
+            c.decay = (T)(1.0 - o->lr * o->weight_decay);
         break;
     }
-    default: break; /* kind validated by the caller */
+    default: break;
     }
-    return asum;
+    c.l2 = (T)l2;
+    c.l1 = (T)l1;
+    c.wd = (T)o->weight_decay;
+    c.has_l2 = l2 != 0;
+    c.has_l1 = l1 != 0;
+    c.has_wd = o->kind != FM_OPT_ADAMW && o->weight_decay != 0;
+    c.penalised = c.has_l2 || c.has_l1 || c.has_wd;
+    return c;
 }
 
-/* w (n,) ← update(w, g + penalties); s1, s2 (n,) state; t >= 1. */
+/* The element loops, compiled once per instruction set. */
+#define FM_LSFX(name) FM_SFX(name##_generic)
+#include "optim_loops_tmpl.h"
+#undef FM_LSFX
+#if FM_HAVE_X86_KERNELS
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define FM_LSFX(name) FM_SFX(name##_avx2)
+#include "optim_loops_tmpl.h"
+#undef FM_LSFX
+#pragma GCC pop_options
+#pragma GCC push_options
+/* AVX-512F only, as cpu.c checks; 512-bit vectors, which gcc's generic
+ * tuning would otherwise avoid */
+#pragma GCC target("avx512f,prefer-vector-width=512")
+#define FM_LSFX(name) FM_SFX(name##_avx512)
+#include "optim_loops_tmpl.h"
+#undef FM_LSFX
+#pragma GCC pop_options
+#endif
+
+typedef struct {
+    double (*abs_sum)(int64_t n, const T *g);
+    void (*penalise)(const FM_SFX(opt_coef_t) *c, int64_t n, const T *w,
+                     const T *g, T *gp);
+    void (*update)(const FM_SFX(opt_coef_t) *c, int64_t n, T *w, const T *g,
+                   T *s1, T *s2);
+} FM_SFX(opt_loops_t);
+
+static FM_SFX(opt_loops_t) FM_SFX(opt_loops_for)(fm_isa_t isa) {
+    FM_SFX(opt_loops_t) f = {FM_SFX(opt_abs_sum_generic),
+                             FM_SFX(opt_penalise_generic),
+                             FM_SFX(opt_update_generic)};
+#if FM_HAVE_X86_KERNELS
+    if (isa == FM_ISA_AVX512) {
+        f.abs_sum = FM_SFX(opt_abs_sum_avx512);
+        f.penalise = FM_SFX(opt_penalise_avx512);
+        f.update = FM_SFX(opt_update_avx512);
+    } else if (isa == FM_ISA_AVX2) {
+        f.abs_sum = FM_SFX(opt_abs_sum_avx2);
+        f.penalise = FM_SFX(opt_penalise_avx2);
+        f.update = FM_SFX(opt_update_avx2);
+    }
+#else
+    (void)isa;
+#endif
+    return f;
+}
+
+/* Blocks [b0, b1) of FM_OPT_BLOCK elements (the last may be short): per
+ * block, Σ|g| of the raw gradient (when asked), the penalty into a block
+ * on the stack, the update.  Returns the blocks' Σ|g| added in order. */
+static double FM_SFX(opt_blocks)(const FM_SFX(opt_coef_t) *c,
+                                 const FM_SFX(opt_loops_t) *f, int want_sum,
+                                 int64_t n, int64_t b0, int64_t b1, T *w,
+                                 const T *g, T *s1, T *s2) {
+    _Alignas(FM_CACHELINE) T gp[FM_OPT_BLOCK];
+    double sum = 0;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t i0 = b * FM_OPT_BLOCK;
+        const int64_t m = n - i0 < FM_OPT_BLOCK ? n - i0 : FM_OPT_BLOCK;
+        const T *gb = g + i0;
+        if (want_sum) sum += f->abs_sum(m, gb);
+        if (c->penalised) {
+            f->penalise(c, m, w + i0, gb, gp);
+            gb = gp;
+        }
+        f->update(c, m, w + i0, gb, s1 ? s1 + i0 : NULL, s2 ? s2 + i0 : NULL);
+    }
+    return sum;
+}
+
+/* w (n,) ← update(w, g + penalties); s1, s2 (n,) state; t >= 1.  The
+ * blocks are cut into at most FM_OPT_MAX_CHUNKS chunks by n alone, the
+ * threads share the chunks, and Σ|g| adds the chunks' sums in order: the
+ * result is the same for every thread count and ISA. */
 int FM_SFX(fm_optim_step)(const fm_optim_t *opt, int64_t t, int64_t n, T *w,
                           const T *g, T *s1, T *s2, double l2, double l1,
                           double *abs_grad_sum) {
@@ -167,15 +175,23 @@ int FM_SFX(fm_optim_step)(const fm_optim_t *opt, int64_t t, int64_t n, T *w,
                   (n_state >= 2 && s2 == NULL)))
         return FM_ERR_ARG;
 
-    FM_SFX(opt_pen_t) pen;
-    pen.l2 = (T)l2;
-    pen.l1 = (T)l1;
-    pen.wd = (T)opt->weight_decay;
-    pen.has_l2 = l2 != 0;
-    pen.has_l1 = l1 != 0;
-    pen.has_wd = opt->kind != FM_OPT_ADAMW && opt->weight_decay != 0;
-    pen.want_sum = abs_grad_sum != NULL;
-    double asum = FM_SFX(optim_loops)(opt, t, n, w, g, s1, s2, pen);
+    const FM_SFX(opt_coef_t) c = FM_SFX(opt_coefs)(opt, t, l2, l1);
+    const FM_SFX(opt_loops_t) f = FM_SFX(opt_loops_for)(fm_isa_active());
+    const int want_sum = abs_grad_sum != NULL;
+    const int64_t n_blocks = (n + FM_OPT_BLOCK - 1) / FM_OPT_BLOCK;
+    const int64_t n_chunks =
+        n_blocks < FM_OPT_MAX_CHUNKS ? n_blocks : FM_OPT_MAX_CHUNKS;
+    double sums[FM_OPT_MAX_CHUNKS];
+    const int nt = optim_threads(n);
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t k = 0; k < n_chunks; k++)
+        sums[k] = FM_SFX(opt_blocks)(&c, &f, want_sum, n,
+                                     n_blocks * k / n_chunks,
+                                     n_blocks * (k + 1) / n_chunks, w, g, s1,
+                                     s2);
+    double asum = 0;
+    for (int64_t k = 0; k < n_chunks; k++) asum += sums[k];
     if (abs_grad_sum != NULL) *abs_grad_sum = asum;
     return FM_OK;
 }

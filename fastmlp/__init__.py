@@ -19,11 +19,18 @@ True
 
 import os
 
-# Idle OpenMP threads sleep instead of spinning: on a machine shared with
-# other busy processes, spinning threads steal the cores the work needs
-# (10-20x slower epochs were measured on a loaded 2-core machine).  Must be
-# set before the C core starts its thread pool; a user's setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+# Idle OpenMP threads spin briefly, then sleep.  Spinning for long (libgomp's
+# default, milliseconds) steals the cores other busy processes need: 10-20x
+# slower epochs were measured on a loaded 2-core machine.  Sleeping at once
+# (passive) makes every parallel region pay a futex wake-up, about 40 us
+# per region and 20 us per barrier on a 2-vCPU VM, which a training step of
+# many short products cannot afford.  GOMP_SPINCOUNT=1000 spins about 40 us
+# before sleeping: back-to-back regions of one step start in under 1 us, and
+# an idle thread burns at most ~40 us of CPU.  Must be set before the C core
+# starts its thread pool; a user's setting of either variable wins.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["OMP_WAIT_POLICY"] = "passive"
+    os.environ["GOMP_SPINCOUNT"] = "1000"
 
 from fastmlp._core import cpu_info, get_isa, get_num_threads, set_isa, set_num_threads
 from fastmlp.model import MLP, Dense, load

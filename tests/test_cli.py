@@ -368,17 +368,21 @@ def test_python_m_fastmlp_exit_statuses(tmp_path):
                                "No such file or directory"
 
 
-def test_import_makes_idle_openmp_threads_sleep_unless_user_chose(tmp_path):
-    code = "import os, fastmlp; print(os.environ['OMP_WAIT_POLICY'])"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+def test_import_bounds_openmp_spinning_unless_user_chose(tmp_path):
+    code = ("import os, fastmlp; "
+            "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True, cwd=tmp_path)
-    assert out.stdout.strip() == "passive"
-    env["OMP_WAIT_POLICY"] = "active"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True, cwd=tmp_path)
-    assert out.stdout.strip() == "active"
+
+    def policy(**extra):
+        out = subprocess.run([sys.executable, "-c", code], env=dict(env, **extra),
+                             capture_output=True, text=True, check=True, cwd=tmp_path)
+        return out.stdout.split()
+
+    assert policy() == ["passive", "1000"]
+    assert policy(OMP_WAIT_POLICY="active") == ["active", "None"]
+    assert policy(GOMP_SPINCOUNT="0") == ["None", "0"]
 
 
 def test_the_program_runs_the_demo_end_to_end(tmp_path):

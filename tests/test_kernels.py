@@ -1,6 +1,7 @@
 """Every C kernel against the NumPy reference, float32 and float64, on odd
 shapes, on every ISA this CPU has (forced), single- and multi-threaded."""
 
+import math
 import os
 import subprocess
 import sys
@@ -100,16 +101,60 @@ SMOOTH = [a for a in ACTS if a not in _enums.FLAT]
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTS)
 @pytest.mark.parametrize("shape", [(1, 1), (3, 7), (17, 33), (65, 10)])
-def test_activation_forward_matches_reference(dtype, act, shape, rng):
+def test_activation_forward_matches_reference(isa, dtype, act, shape, rng):
     Z = _inputs(act, shape, dtype, rng)
     np.testing.assert_allclose(_core.act_forward(act, Z), ref.act_forward(act, Z),
                                **_act_tol(act, dtype, Z))
 
 
+def _ulps_from_exact(got, exact):
+    """|got − exact| in units of the float32 spacing at exact (the
+    subnormal spacing below the normal range)."""
+    exact32 = np.abs(exact).astype(np.float32)
+    spacing = np.maximum(np.spacing(exact32).astype(np.float64), 2.0 ** -149)
+    return np.abs(got.astype(np.float64) - exact) / spacing
+
+
+# The float32 exp, tanh and sigmoid are fastmlp's own vectorised ones
+# (csrc/act_vec_tmpl.h): within 3 ulp of the exactly rounded value over
+# the whole range, the same bits on every ISA, and the limits exact.
+@pytest.mark.parametrize("act", ["exp", "tanh", "sigmoid"])
+def test_float32_vector_math_within_3_ulp_on_every_isa(act):
+    rng = np.random.default_rng(7)
+    lo, hi = {"exp": (-103.0, 88.7), "tanh": (-12.0, 12.0), "sigmoid": (-100.0, 40.0)}[act]
+    z = np.concatenate([np.linspace(lo, hi, 400_001), rng.uniform(-1, 1, 100_000),
+                        rng.standard_normal(100_000) * 1e-3, [0.0, -0.0, 1e-40, -1e-40]])
+    z = z.astype(np.float32)
+    z64 = z.astype(np.float64)
+    exact = {"exp": np.exp(z64), "tanh": np.tanh(z64),
+             "sigmoid": 1.0 / (1.0 + np.exp(-z64))}[act]
+    results = {}
+    before = _core.get_isa()
+    try:
+        for isa in available_isas():
+            _core.set_isa(isa)
+            got = _core.act_forward(act, z.reshape(1, -1)).ravel()
+            results[isa] = got
+            normal = np.abs(exact) >= np.finfo(np.float32).tiny
+            assert _ulps_from_exact(got[normal], exact[normal]).max() <= 3.0, isa
+            assert _ulps_from_exact(got[~normal], exact[~normal]).max() <= 3.0, isa
+    finally:
+        _core.set_isa(before)
+    first = results[available_isas()[0]]
+    for isa, got in results.items():
+        assert np.array_equal(got.view(np.uint32), first.view(np.uint32)), isa
+    lim = np.array([np.inf, -np.inf, np.nan, 100.0, -200.0], np.float32).reshape(1, -1)
+    want = {"exp": [np.inf, 0.0, np.nan, np.inf, 0.0], "tanh": [1.0, -1.0, np.nan, 1.0, -1.0],
+            "sigmoid": [1.0, 0.0, np.nan, 1.0, 0.0]}[act]
+    np.testing.assert_array_equal(_core.act_forward(act, lim).ravel(), np.float32(want))
+    if act == "tanh":  # odd, down to the sign of zero
+        assert np.signbit(_core.act_forward("tanh", np.float32([[-0.0]]))[0, 0])
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", SMOOTH)
 @pytest.mark.parametrize("shape", [(1, 1), (3, 7), (17, 33)])
-def test_activation_backward_matches_reference(dtype, act, shape, rng):
+def test_activation_backward_matches_reference(isa, dtype, act, shape, rng):
     Z = _inputs(act, shape, dtype, rng)
     A = ref.act_forward(act, Z)
     dA = rng.standard_normal(shape).astype(dtype)
@@ -211,8 +256,8 @@ OPT_CASES = [
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("opt", OPT_CASES, ids=lambda o: "-".join(f"{v}" for v in o.values()))
 @pytest.mark.parametrize("l2,l1", [(0.0, 0.0), (0.01, 0.0), (0.0, 0.01), (0.02, 0.03)])
-@pytest.mark.parametrize("n", [1, 7, 33, 1000])
-def test_optimizer_matches_reference_over_steps(dtype, opt, l2, l1, n, rng):
+@pytest.mark.parametrize("n", [1, 7, 33, 1000, 1031])
+def test_optimizer_matches_reference_over_steps(isa, dtype, opt, l2, l1, n, rng):
     w0 = rng.standard_normal(n).astype(dtype)
     w0[: min(n, 2)] = 0.0  # sign(0) = 0 for the L1 term
     ws = [w0.copy(), w0.copy()]
@@ -223,6 +268,50 @@ def test_optimizer_matches_reference_over_steps(dtype, opt, l2, l1, n, rng):
         s_r = ref.optim_step(opt, t, ws[1], g, *states[1], l2=l2, l1=l1)
         assert s_c == pytest.approx(s_r, rel=1e-12)
         np.testing.assert_allclose(ws[0], ws[1], **ELEMENTWISE[dtype])
+
+
+# Every ISA's loops round the same operations in the same order (no fused
+# multiply-add is formed, sqrt and / are correctly rounded), and the
+# threads share chunks cut by n alone: the update and Σ|g| are bitwise the
+# same for every ISA and thread count, on sizes that split into blocks,
+# chunks and threads (the 70,001 case runs on 2 threads when asked).
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("opt", OPT_CASES, ids=lambda o: "-".join(f"{v}" for v in o.values()))
+@pytest.mark.parametrize("n", [17, 4099, 70001])
+def test_optimizer_is_bitwise_identical_across_isas_and_threads(dtype, opt, n, rng):
+    w0 = rng.standard_normal(n).astype(dtype)
+    gs = [rng.standard_normal(n).astype(dtype) for _ in range(3)]
+    before = (_core.get_isa(), _core.get_num_threads())
+    runs = {}
+    try:
+        for isa in available_isas():
+            for nt in (1, 2):
+                _core.set_isa(isa)
+                _core.set_num_threads(nt)
+                w, s1, s2 = w0.copy(), np.zeros(n, dtype), np.zeros(n, dtype)
+                sums = [_core.optim_step(opt, t, w, g, s1, s2, l2=0.01, l1=0.02)
+                        for t, g in enumerate(gs, start=1)]
+                runs[isa, nt] = (w, s1, s2, sums)
+    finally:
+        _core.set_isa(before[0])
+        _core.set_num_threads(before[1])
+    (w_a, s1_a, s2_a, sums_a) = runs["generic", 1]
+    for key, (w, s1, s2, sums) in runs.items():
+        for got, want in ((w, w_a), (s1, s1_a), (s2, s2_a)):
+            assert np.array_equal(got.view(np.uint8), want.view(np.uint8)), key
+        assert sums == sums_a, key
+
+
+def test_optimizer_sum_of_abs_gradients_is_double_precision(rng):
+    # A million float32 gradients, half of them 1 + 2**-23: a float32
+    # running sum drops those tails once it passes 2; in double every
+    # partial sum is exact, whatever the order, so the C sum must equal
+    # the exactly rounded one.
+    g = np.full(1_000_003, 1.0, np.float32)
+    g[::2] = np.nextafter(np.float32(1), np.float32(2))
+    w = np.zeros_like(g)
+    s = _core.optim_step({"kind": "sgd", "lr": 0.0}, 1, w, g, None, None)
+    assert s == math.fsum(g.astype(np.float64))
 
 
 @pytest.mark.parametrize("kind", sorted(_enums.OPTIMIZERS))
