@@ -63,6 +63,9 @@ ext = Extension(
     extra_compile_args=compile_args,
     extra_link_args=link_args,
     libraries=["m"],
+    # the templates and headers the sources include: a change to one
+    # rebuilds the extension (setuptools does not scan #include)
+    depends=sorted(glob.glob("csrc/*.h")),
 )
 
 

@@ -120,6 +120,16 @@ int fm_gemm_f64(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                 int64_t ldb, double beta, double *C, int64_t ldc);
 
 /* ------------------------------------------------------------------ */
+/* Input checks                                                        */
+/* ------------------------------------------------------------------ */
+
+/* 1 if every one of the n values of x is finite (no NaN, no ±inf), else
+ * 0; 1 for n <= 0, 0 for x == NULL with n > 0.  Reads x in place and
+ * allocates nothing (the check fm_net_train_epoch's callers make on X). */
+int fm_all_finite_f32(int64_t n, const float *x);
+int fm_all_finite_f64(int64_t n, const double *x);
+
+/* ------------------------------------------------------------------ */
 /* Activations                                                         */
 /* ------------------------------------------------------------------ */
 

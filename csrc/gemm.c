@@ -31,6 +31,18 @@
  * packing and use the ISA's row kernel: one sample's forward pass. */
 #define FM_GEMM_SMALL_M 4
 
+/* Few-row products whose B is at least this large split B's columns over
+ * the threads (gemm_small_m).  (-D to tune.) */
+#ifndef FM_GEMM_STREAM_MIN_BYTES
+#define FM_GEMM_STREAM_MIN_BYTES ((int64_t)256 << 10)
+#endif
+
+/* Products of one kc block and at most this many flops (those that run
+ * on one thread) skip the packing: gemm_unpacked.  (-D to tune.) */
+#ifndef FM_GEMM_UNPACKED_MAX_FLOPS
+#define FM_GEMM_UNPACKED_MAX_FLOPS FM_PARALLEL_MIN_FLOPS
+#endif
+
 #ifndef FM_GEMM_BP_BYTES
 #define FM_GEMM_BP_BYTES ((int64_t)4 << 20)
 #endif
@@ -81,6 +93,22 @@ static int fm_gemm_threads(int64_t M, int64_t N, int64_t K) {
     return nt < 1 ? 1 : nt;
 #else
     (void)M, (void)N, (void)K;
+    return 1;
+#endif
+}
+
+/* Threads for a product that streams `bytes` of B once, in `chunks`
+ * independent column chunks (the few-row path): one below
+ * FM_GEMM_STREAM_MIN_BYTES, where a wake-up costs more than the second
+ * core's bandwidth and L2 bring, or inside a parallel region. */
+static int fm_gemm_stream_threads(int64_t bytes, int64_t chunks) {
+#ifdef _OPENMP
+    if (bytes < FM_GEMM_STREAM_MIN_BYTES || chunks < 2 || omp_in_parallel())
+        return 1;
+    const int nt = fm_get_num_threads();
+    return nt < chunks ? nt : (int)chunks;
+#else
+    (void)bytes, (void)chunks;
     return 1;
 #endif
 }

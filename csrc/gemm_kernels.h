@@ -68,7 +68,22 @@ typedef void fm_ukr_f64_t(int64_t k, double alpha, const double *Ap,
  * elements) costs more than the M·N·K multiply-adds it would feed.
  * Same two final roundings as the micro-kernel (alpha·acc, then beta·c).
  */
-#define FM_ROWK_MAX_N 64
+#define FM_ROWK_MAX_N 128
+
+/*
+ * Unpacked kernel, for products too small to repay packing (and for
+ * narrow ones, N of a few columns): the micro-kernel's tile, MR×NR, read
+ * from the matrices in place:
+ *   C[0:m, 0:n] := beta·C + alpha·Σ_p A[i·rsa + p·csa]·B[p·ldb + j]
+ * for 1 <= m <= MR, 1 <= n <= NR; nothing outside the m×n corner of C,
+ * the m rows of A or the n columns of B is touched.  Each element is
+ * summed over p exactly as the micro-kernel sums a single kc block.
+ *
+ * A tile of at most one vector of columns (n <= nr/2) may have up to
+ * FM_NUKR_MR rows, twice MR: with one vector a row, twice the rows keep
+ * enough FMA chains in flight.
+ */
+#define FM_NUKR_MR 12
 typedef void fm_rowk_f32_t(int64_t k, float alpha, const float *a, int64_t sa,
                            const float *B, int64_t ldb, float beta, float *c,
                            int n);
@@ -76,10 +91,20 @@ typedef void fm_rowk_f64_t(int64_t k, double alpha, const double *a,
                            int64_t sa, const double *B, int64_t ldb,
                            double beta, double *c, int n);
 
+typedef void fm_sukr_f32_t(int64_t k, float alpha, const float *A,
+                           int64_t rsa, int64_t csa, const float *B,
+                           int64_t ldb, float beta, float *C, int64_t ldc,
+                           int m, int n);
+typedef void fm_sukr_f64_t(int64_t k, double alpha, const double *A,
+                           int64_t rsa, int64_t csa, const double *B,
+                           int64_t ldb, double beta, double *C, int64_t ldc,
+                           int m, int n);
+
 typedef struct fm_ukr_blk_f32 {
     int mr, nr;
     int64_t mc, kc, nc;
     fm_ukr_f32_t *ukr;
+    fm_sukr_f32_t *sukr;
     fm_rowk_f32_t *rowk;
 } fm_ukr_blk_f32_t;
 
@@ -87,6 +112,7 @@ typedef struct fm_ukr_blk_f64 {
     int mr, nr;
     int64_t mc, kc, nc;
     fm_ukr_f64_t *ukr;
+    fm_sukr_f64_t *sukr;
     fm_rowk_f64_t *rowk;
 } fm_ukr_blk_f64_t;
 

@@ -283,21 +283,71 @@ static int FM_SFX(gemm_run)(int trans_a, int trans_b, int64_t M, int64_t N,
 
 /* Products of at most FM_GEMM_SMALL_M rows with B not transposed (a
  * forward pass on a few samples): each row of C from the ISA's row
- * kernel, B read in place, one thread, then the epilogue.  Packing B for
- * so few rows would cost more than the product. */
+ * kernel, B read in place, then the epilogue.  Packing B for so few rows
+ * would cost more than the product.  Such a product only streams B, so
+ * when B is large the threads split its columns (whole row-kernel
+ * chunks, so every element is computed as on one thread): each core then
+ * reads its share through its own L2 and the shares stay there between
+ * calls. */
 static int FM_SFX(gemm_small_m)(int trans_a, int64_t M, int64_t N, int64_t K,
                                 T alpha, const T *A, int64_t lda,
                                 const T *B, int64_t ldb, T beta, T *C,
                                 int64_t ldc, const fm_epilogue_t *ep) {
     const struct FM_SFX(fm_ukr_blk) *blk = FM_SFX(fm_gemm_blk)();
     const int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
-    for (int64_t i = 0; i < M; i++)
-        for (int64_t j0 = 0; j0 < N; j0 += FM_ROWK_MAX_N) {
-            const int n = (int)(N - j0 < FM_ROWK_MAX_N ? N - j0 : FM_ROWK_MAX_N);
+    const int64_t n_chunks = (N + FM_ROWK_MAX_N - 1) / FM_ROWK_MAX_N;
+    const int nt = fm_gemm_stream_threads(K * N * (int64_t)sizeof(T), n_chunks);
+    (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
+    for (int64_t q = 0; q < n_chunks; q++) {
+        const int64_t j0 = q * FM_ROWK_MAX_N;
+        const int n = (int)(N - j0 < FM_ROWK_MAX_N ? N - j0 : FM_ROWK_MAX_N);
+        for (int64_t i = 0; i < M; i++)
             blk->rowk(K, alpha, A + i * rsa, csa, B + j0, ldb, beta,
                       C + i * ldc + j0, n);
-        }
+    }
     return ep ? FM_SFX(gemm_epilogue)(ep, M, N, C, ldc, 0, 0) : FM_OK;
+}
+
+/* Products of one kc block (K <= kc) small enough for one thread, with B
+ * not transposed: each MR×NR tile from the unpacked kernel, A and B read
+ * in place, then the epilogue on it.  No buffer, no packing: for these
+ * sizes packing op(A) alone moves as many bytes as the product reads. */
+static int FM_SFX(gemm_unpacked)(int trans_a, int64_t M, int64_t N,
+                                 int64_t K, T alpha, const T *A, int64_t lda,
+                                 const T *B, int64_t ldb, T beta, T *C,
+                                 int64_t ldc, const fm_epilogue_t *ep) {
+    const struct FM_SFX(fm_ukr_blk) *blk = FM_SFX(fm_gemm_blk)();
+    const int mr = blk->mr, nr = blk->nr;
+    const int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
+    int status = FM_OK;
+    /* at most half a tile wide: tiles of FM_NUKR_MR rows */
+    const int rows = 2 * N <= nr ? FM_NUKR_MR : mr;
+    /* column panels outside: a panel of B (K × NR) stays in L1 while
+     * every row tile passes over it */
+    for (int64_t j0 = 0; j0 < N; j0 += nr) {
+        const int n = (int)(N - j0 < nr ? N - j0 : nr);
+        for (int64_t i0 = 0; i0 < M; i0 += rows) {
+            const int m = (int)(M - i0 < rows ? M - i0 : rows);
+            blk->sukr(K, alpha, A + i0 * rsa, rsa, csa, B + j0, ldb, beta,
+                      C + i0 * ldc + j0, ldc, m, n);
+            if (ep) {
+                const int s = FM_SFX(gemm_epilogue)(ep, m, n, C, ldc, i0, j0);
+                if (s != FM_OK) status = s;
+            }
+        }
+    }
+    return status;
+}
+
+/* Whether an (M, N, K) product takes gemm_unpacked: see there. */
+static int FM_SFX(gemm_use_unpacked)(int trans_b, int64_t M, int64_t N,
+                                     int64_t K) {
+    return !trans_b && K <= FM_SFX(fm_gemm_blk)()->kc &&
+           2.0 * (double)M * (double)N * (double)K <=
+               (double)FM_GEMM_UNPACKED_MAX_FLOPS;
 }
 
 /* C := beta·C without reading C when beta == 0 (M, N >= 1). */
@@ -329,6 +379,9 @@ int FM_SFX(fm_gemm)(int trans_a, int trans_b, int64_t M, int64_t N,
     if (M <= FM_GEMM_SMALL_M && !trans_b)
         return FM_SFX(gemm_small_m)(trans_a, M, N, K, alpha, A, lda, B, ldb,
                                     beta, C, ldc, NULL);
+    if (FM_SFX(gemm_use_unpacked)(trans_b, M, N, K))
+        return FM_SFX(gemm_unpacked)(trans_a, M, N, K, alpha, A, lda, B, ldb,
+                                     beta, C, ldc, NULL);
     return FM_SFX(gemm_run)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
                             beta, C, ldc, NULL);
 }
@@ -363,6 +416,9 @@ int FM_SFX(fm__gemm_ep)(int trans_a, int trans_b, int64_t M, int64_t N,
     if (M <= FM_GEMM_SMALL_M && !trans_b)
         return FM_SFX(gemm_small_m)(trans_a, M, N, K, 1, A, lda, B, ldb, 0, C,
                                     ldc, ep);
+    if (FM_SFX(gemm_use_unpacked)(trans_b, M, N, K))
+        return FM_SFX(gemm_unpacked)(trans_a, M, N, K, 1, A, lda, B, ldb, 0,
+                                     C, ldc, ep);
     return FM_SFX(gemm_run)(trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, 0,
                             C, ldc, ep);
 }

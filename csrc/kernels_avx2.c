@@ -23,6 +23,8 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define T float
 #define FM_UKR_NAME fm_ukr_f32_avx2_6x16
 #define FM_ROWK_NAME fm_rowk_f32_avx2
+#define FM_SUKR_NAME fm_sukr_f32_avx2_6x16
+#define FM_SFX_BODY fm_ukr_body_f32_avx2
 #define V __m256
 #define VL 8
 #define V_ZERO() _mm256_setzero_ps()
@@ -42,6 +44,8 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #undef T
 #undef FM_UKR_NAME
 #undef FM_ROWK_NAME
+#undef FM_SUKR_NAME
+#undef FM_SFX_BODY
 #undef V
 #undef VL
 #undef V_ZERO
@@ -61,6 +65,8 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define T double
 #define FM_UKR_NAME fm_ukr_f64_avx2_6x8
 #define FM_ROWK_NAME fm_rowk_f64_avx2
+#define FM_SUKR_NAME fm_sukr_f64_avx2_6x8
+#define FM_SFX_BODY fm_ukr_body_f64_avx2
 #define V __m256d
 #define VL 4
 #define V_ZERO() _mm256_setzero_pd()
@@ -80,6 +86,8 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #undef T
 #undef FM_UKR_NAME
 #undef FM_ROWK_NAME
+#undef FM_SUKR_NAME
+#undef FM_SFX_BODY
 #undef V
 #undef VL
 #undef V_ZERO
@@ -102,9 +110,11 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 const fm_ukr_table_t fm__ukr_avx2 = {
     .isa = FM_ISA_AVX2,
     .f32 = {.mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 4080,
-            .ukr = fm_ukr_f32_avx2_6x16, .rowk = fm_rowk_f32_avx2},
+            .ukr = fm_ukr_f32_avx2_6x16,
+            .sukr = fm_sukr_f32_avx2_6x16, .rowk = fm_rowk_f32_avx2},
     .f64 = {.mr = 6, .nr = 8, .mc = 72, .kc = 256, .nc = 4080,
-            .ukr = fm_ukr_f64_avx2_6x8, .rowk = fm_rowk_f64_avx2},
+            .ukr = fm_ukr_f64_avx2_6x8,
+            .sukr = fm_sukr_f64_avx2_6x8, .rowk = fm_rowk_f64_avx2},
 };
 
 #else

@@ -17,6 +17,8 @@
 #define T float
 #define FM_UKR_NAME fm_ukr_f32_avx512_6x32
 #define FM_ROWK_NAME fm_rowk_f32_avx512
+#define FM_SUKR_NAME fm_sukr_f32_avx512_6x32
+#define FM_SFX_BODY fm_ukr_body_f32_avx512
 #define V __m512
 #define VL 16
 #define V_ZERO() _mm512_setzero_ps()
@@ -35,6 +37,8 @@
 #undef T
 #undef FM_UKR_NAME
 #undef FM_ROWK_NAME
+#undef FM_SUKR_NAME
+#undef FM_SFX_BODY
 #undef V
 #undef VL
 #undef V_ZERO
@@ -54,6 +58,8 @@
 #define T double
 #define FM_UKR_NAME fm_ukr_f64_avx512_6x16
 #define FM_ROWK_NAME fm_rowk_f64_avx512
+#define FM_SUKR_NAME fm_sukr_f64_avx512_6x16
+#define FM_SFX_BODY fm_ukr_body_f64_avx512
 #define V __m512d
 #define VL 8
 #define V_ZERO() _mm512_setzero_pd()
@@ -72,6 +78,8 @@
 #undef T
 #undef FM_UKR_NAME
 #undef FM_ROWK_NAME
+#undef FM_SUKR_NAME
+#undef FM_SFX_BODY
 #undef V
 #undef VL
 #undef V_ZERO
@@ -94,9 +102,11 @@
 const fm_ukr_table_t fm__ukr_avx512 = {
     .isa = FM_ISA_AVX512,
     .f32 = {.mr = 6, .nr = 32, .mc = 240, .kc = 192, .nc = 4064,
-            .ukr = fm_ukr_f32_avx512_6x32, .rowk = fm_rowk_f32_avx512},
+            .ukr = fm_ukr_f32_avx512_6x32,
+            .sukr = fm_sukr_f32_avx512_6x32, .rowk = fm_rowk_f32_avx512},
     .f64 = {.mr = 6, .nr = 16, .mc = 120, .kc = 192, .nc = 4064,
-            .ukr = fm_ukr_f64_avx512_6x16, .rowk = fm_rowk_f64_avx512},
+            .ukr = fm_ukr_f64_avx512_6x16,
+            .sukr = fm_sukr_f64_avx512_6x16, .rowk = fm_rowk_f64_avx512},
 };
 
 #else

@@ -10,6 +10,18 @@
  */
 #include "gemm_kernels.h"
 
+/* C[0:m, 0:n] := beta·C + alpha·acc[0:m][0:n] (C not read when beta is 0);
+ * the last step of both generic tile kernels, in the caller's scope. */
+#define FM_GENERIC_STORE(T, m, n, acc)                                     \
+    for (int i = 0; i < (m); i++) {                                        \
+        T *c = C + (int64_t)i * ldc;                                       \
+        if (beta == 0)                                                     \
+            for (int j = 0; j < (n); j++) c[j] = alpha * (acc)[i][j];      \
+        else                                                               \
+            for (int j = 0; j < (n); j++)                                  \
+                c[j] = beta * c[j] + alpha * (acc)[i][j];                  \
+    }
+
 /*
  * One kernel per dtype from one body (the contract of gemm_kernels.h):
  *   C[0:m,0:n] := beta·C + alpha·Σ_p Ap[p·MR + i]·Bp[p·NR + j].
@@ -26,18 +38,32 @@
             for (int i = 0; i < (MR); i++)                                 \
                 for (int j = 0; j < (NR); j++) acc[i][j] += a[i] * b[j];   \
         }                                                                  \
-        for (int i = 0; i < m; i++) {                                      \
-            T *c = C + (int64_t)i * ldc;                                   \
-            if (beta == 0)                                                 \
-                for (int j = 0; j < n; j++) c[j] = alpha * acc[i][j];      \
-            else                                                           \
-                for (int j = 0; j < n; j++)                                \
-                    c[j] = beta * c[j] + alpha * acc[i][j];                \
-        }                                                                  \
+        FM_GENERIC_STORE(T, m, n, acc);                                     \
     }
 
 FM_DEF_UKR_GENERIC(float, fm_ukr_f32_generic_4x8, 4, 8)
 FM_DEF_UKR_GENERIC(double, fm_ukr_f64_generic_4x4, 4, 4)
+
+/* Unpacked kernel (gemm_kernels.h): the same tile and the same sums, from
+ * A and B in place; only the m×n corner is read and accumulated (up to
+ * FM_NUKR_MR rows when n <= NR/2). */
+#define FM_DEF_SUKR_GENERIC(T, NAME, MR, NR)                               \
+    static void NAME(int64_t k, T alpha, const T *A, int64_t rsa,          \
+                     int64_t csa, const T *B, int64_t ldb, T beta, T *C,   \
+                     int64_t ldc, int m, int n) {                          \
+        T acc[FM_NUKR_MR][NR] = {{0}};                                     \
+        for (int64_t p = 0; p < k; p++) {                                  \
+            const T *b = B + p * ldb;                                      \
+            for (int i = 0; i < m; i++) {                                  \
+                const T a = A[i * rsa + p * csa];                          \
+                for (int j = 0; j < n; j++) acc[i][j] += a * b[j];         \
+            }                                                              \
+        }                                                                  \
+        FM_GENERIC_STORE(T, m, n, acc);                                     \
+    }
+
+FM_DEF_SUKR_GENERIC(float, fm_sukr_f32_generic_4x8, 4, 8)
+FM_DEF_SUKR_GENERIC(double, fm_sukr_f64_generic_4x4, 4, 4)
 
 /* Row kernel (gemm_kernels.h): c[0:n] := beta·c + alpha·Σ_p a[p·sa]·B[p,:],
  * accumulated in a local row so the compiler keeps it in registers. */
@@ -61,7 +87,9 @@ FM_DEF_ROWK_GENERIC(double, fm_rowk_f64_generic)
 const fm_ukr_table_t fm__ukr_generic = {
     .isa = FM_ISA_GENERIC,
     .f32 = {.mr = 4, .nr = 8, .mc = 128, .kc = 256, .nc = 4096,
-            .ukr = fm_ukr_f32_generic_4x8, .rowk = fm_rowk_f32_generic},
+            .ukr = fm_ukr_f32_generic_4x8, .sukr = fm_sukr_f32_generic_4x8,
+            .rowk = fm_rowk_f32_generic},
     .f64 = {.mr = 4, .nr = 4, .mc = 64, .kc = 256, .nc = 4096,
-            .ukr = fm_ukr_f64_generic_4x4, .rowk = fm_rowk_f64_generic},
+            .ukr = fm_ukr_f64_generic_4x4, .sukr = fm_sukr_f64_generic_4x4,
+            .rowk = fm_rowk_f64_generic},
 };

@@ -14,6 +14,9 @@
  * The includer defines, before each inclusion:
  *   T                 element type
  *   FM_UKR_NAME       kernel name, e.g. fm_ukr_f32_avx2_6x16
+ *   FM_SUKR_NAME      unpacked kernel name, e.g. fm_sukr_f32_avx2_6x16
+ *   FM_SFX_BODY       name of their shared body
+ *   FM_ROWK_NAME      row kernel name
  *   FM_UKR_TARGET     function attribute, e.g. target("avx2,fma")
  *   V, VL             vector type and its number of lanes (NR = 2·VL)
  *   V_ZERO() V_SET1(x) V_LOAD(p) (aligned) V_LOADU(p) V_STOREU(p, v)
@@ -52,11 +55,21 @@
         }                                                                  \
     } while (0)
 
-/* C[0:m,0:n] := beta·C + alpha·Σ_p Ap[p·6 + i]·Bp[p·NR + j];
- * Ap (k, 6) packed, Bp (k, NR) packed and 64-byte aligned. */
-FM_UKR_TARGET
-static void FM_UKR_NAME(int64_t k, T alpha, const T *Ap, const T *Bp, T beta,
-                        T *C, int64_t ldc, int m, int n) {
+/* The tile body shared by the packed and the unpacked kernel:
+ * C[0:m,0:n] := beta·C + alpha·Σ_p A(i, p)·B(p, j), where A(i, p) =
+ * A[i·rsa + p·csa] and B(p, j) = B[p·ldb + j].  packed (a constant at
+ * each caller, so the branches fold away): A and B are the packed panels
+ * (rsa = 1, csa = 6, ldb = NR, 64-byte aligned B rows, zero padding).
+ * Unpacked: the matrices in place; B's lanes past n are masked (nothing
+ * past B's row end is read), and rows past m read row 0 again (valid
+ * memory; their sums are not stored); a tile of one vector of columns
+ * (n <= VL) may have up to FM_NUKR_MR = 12 rows.  Each element is one FMA
+ * chain in increasing p either way, so both kernels give it the same
+ * value. */
+__attribute__((always_inline)) FM_UKR_TARGET static inline void FM_SFX_BODY(
+    const int packed, int64_t k, T alpha, const T *A, int64_t rsa,
+    int64_t csa, const T *B, int64_t ldb, T beta, T *C, int64_t ldc, int m,
+    int n) {
     V c00 = V_ZERO(), c01 = V_ZERO(), c10 = V_ZERO(), c11 = V_ZERO();
     V c20 = V_ZERO(), c21 = V_ZERO(), c30 = V_ZERO(), c31 = V_ZERO();
     V c40 = V_ZERO(), c41 = V_ZERO(), c50 = V_ZERO(), c51 = V_ZERO();
@@ -66,19 +79,75 @@ static void FM_UKR_NAME(int64_t k, T alpha, const T *Ap, const T *Bp, T beta,
         __builtin_prefetch(C + (int64_t)i * ldc, 1);
         __builtin_prefetch(C + (int64_t)i * ldc + (n - 1), 1);
     }
+    const VM mk0 = VM_FIRST(n < VL ? n : VL);
+    const VM mk1 = VM_FIRST(n > VL ? n - VL : 0);
+    const T *a0 = A, *a1 = A + (m > 1) * rsa, *a2 = A + (m > 2) * 2 * rsa;
+    const T *a3 = A + (m > 3) * 3 * rsa, *a4 = A + (m > 4) * 4 * rsa;
+    const T *a5 = A + (m > 5) * 5 * rsa;
 
-    /* Rank-1 updates: broadcast one A value per row, two B vectors. */
-    for (int64_t p = 0; p < k; p++) {
-        const V b0 = V_LOAD(Bp), b1 = V_LOAD(Bp + VL);
-        V a;
-        a = V_BCAST(Ap + 0); c00 = V_FMA(a, b0, c00); c01 = V_FMA(a, b1, c01);
-        a = V_BCAST(Ap + 1); c10 = V_FMA(a, b0, c10); c11 = V_FMA(a, b1, c11);
-        a = V_BCAST(Ap + 2); c20 = V_FMA(a, b0, c20); c21 = V_FMA(a, b1, c21);
-        a = V_BCAST(Ap + 3); c30 = V_FMA(a, b0, c30); c31 = V_FMA(a, b1, c31);
-        a = V_BCAST(Ap + 4); c40 = V_FMA(a, b0, c40); c41 = V_FMA(a, b1, c41);
-        a = V_BCAST(Ap + 5); c50 = V_FMA(a, b0, c50); c51 = V_FMA(a, b1, c51);
-        Ap += 6;
-        Bp += 2 * VL;
+    /* Rank-1 updates: broadcast one A value per row, two B vectors (one
+     * when the unpacked tile is at most one vector wide). */
+    if (packed) {
+        for (int64_t p = 0; p < k; p++) {
+            const V b0 = V_LOAD(B), b1 = V_LOAD(B + VL);
+            V a;
+            a = V_BCAST(A + 0); c00 = V_FMA(a, b0, c00); c01 = V_FMA(a, b1, c01);
+            a = V_BCAST(A + 1); c10 = V_FMA(a, b0, c10); c11 = V_FMA(a, b1, c11);
+            a = V_BCAST(A + 2); c20 = V_FMA(a, b0, c20); c21 = V_FMA(a, b1, c21);
+            a = V_BCAST(A + 3); c30 = V_FMA(a, b0, c30); c31 = V_FMA(a, b1, c31);
+            a = V_BCAST(A + 4); c40 = V_FMA(a, b0, c40); c41 = V_FMA(a, b1, c41);
+            a = V_BCAST(A + 5); c50 = V_FMA(a, b0, c50); c51 = V_FMA(a, b1, c51);
+            A += 6;
+            B += 2 * VL;
+        }
+    } else if (n <= VL) {
+        /* One vector of columns (unpacked only): up to 12 rows, rows 6..11
+         * in the second accumulator of each pair, so that twelve FMA
+         * chains, not six, cover the FMA latency. */
+        const T *a6 = a0 + (m > 6) * 6 * rsa, *a7 = a0 + (m > 7) * 7 * rsa;
+        const T *a8 = a0 + (m > 8) * 8 * rsa, *a9 = a0 + (m > 9) * 9 * rsa;
+        const T *a10 = a0 + (m > 10) * 10 * rsa;
+        const T *a11 = a0 + (m > 11) * 11 * rsa;
+        for (int64_t p = 0; p < k; p++) {
+            const V b0 = V_MASKLOAD(B + p * ldb, mk0);
+            const int64_t o = p * csa;
+            c00 = V_FMA(V_BCAST(a0 + o), b0, c00);
+            c10 = V_FMA(V_BCAST(a1 + o), b0, c10);
+            c20 = V_FMA(V_BCAST(a2 + o), b0, c20);
+            c30 = V_FMA(V_BCAST(a3 + o), b0, c30);
+            c40 = V_FMA(V_BCAST(a4 + o), b0, c40);
+            c50 = V_FMA(V_BCAST(a5 + o), b0, c50);
+            c01 = V_FMA(V_BCAST(a6 + o), b0, c01);
+            c11 = V_FMA(V_BCAST(a7 + o), b0, c11);
+            c21 = V_FMA(V_BCAST(a8 + o), b0, c21);
+            c31 = V_FMA(V_BCAST(a9 + o), b0, c31);
+            c41 = V_FMA(V_BCAST(a10 + o), b0, c41);
+            c51 = V_FMA(V_BCAST(a11 + o), b0, c51);
+        }
+        const V va = V_SET1(alpha), vb = V_SET1(beta);
+        const V lo[6] = {c00, c10, c20, c30, c40, c50};
+        const V hi[6] = {c01, c11, c21, c31, c41, c51};
+        for (int i = 0; i < m; i++) {
+            T *c_ = C + (int64_t)i * ldc;
+            V t_ = V_MUL(va, i < 6 ? lo[i] : hi[i - 6]);
+            if (beta != 0) t_ = V_FMA(vb, V_MASKLOAD(c_, mk0), t_);
+            V_MASKSTORE(c_, mk0, t_);
+        }
+        return;
+    } else {
+        for (int64_t p = 0; p < k; p++) {
+            const T *b = B + p * ldb;
+            const V b0 = V_LOADU(b);
+            const V b1 = n == 2 * VL ? V_LOADU(b + VL) : V_MASKLOAD(b + VL, mk1);
+            const int64_t o = p * csa;
+            V a;
+            a = V_BCAST(a0 + o); c00 = V_FMA(a, b0, c00); c01 = V_FMA(a, b1, c01);
+            a = V_BCAST(a1 + o); c10 = V_FMA(a, b0, c10); c11 = V_FMA(a, b1, c11);
+            a = V_BCAST(a2 + o); c20 = V_FMA(a, b0, c20); c21 = V_FMA(a, b1, c21);
+            a = V_BCAST(a3 + o); c30 = V_FMA(a, b0, c30); c31 = V_FMA(a, b1, c31);
+            a = V_BCAST(a4 + o); c40 = V_FMA(a, b0, c40); c41 = V_FMA(a, b1, c41);
+            a = V_BCAST(a5 + o); c50 = V_FMA(a, b0, c50); c51 = V_FMA(a, b1, c51);
+        }
     }
 
     const V va = V_SET1(alpha), vb = V_SET1(beta);
@@ -93,8 +162,6 @@ static void FM_UKR_NAME(int64_t k, T alpha, const T *Ap, const T *Bp, T beta,
     }
     /* Edge tile: rows by count, columns by lane masks (masked-off lanes
      * are neither read nor written, so nothing past C's edge is touched). */
-    const VM mk0 = VM_FIRST(n < VL ? n : VL);
-    const VM mk1 = VM_FIRST(n > VL ? n - VL : 0);
     FM_UKR_ROW_MASKED(0, c00, c01);
     if (m > 1) FM_UKR_ROW_MASKED(1, c10, c11);
     if (m > 2) FM_UKR_ROW_MASKED(2, c20, c21);
@@ -103,37 +170,81 @@ static void FM_UKR_NAME(int64_t k, T alpha, const T *Ap, const T *Bp, T beta,
     if (m > 5) FM_UKR_ROW_MASKED(5, c50, c51);
 }
 
+/* Packed micro-kernel: C[0:m,0:n] := beta·C + alpha·Σ_p Ap[p·6 + i]·
+ * Bp[p·NR + j]; Ap (k, 6) packed, Bp (k, NR) packed and 64-byte aligned. */
+FM_UKR_TARGET
+static void FM_UKR_NAME(int64_t k, T alpha, const T *Ap, const T *Bp, T beta,
+                        T *C, int64_t ldc, int m, int n) {
+    FM_SFX_BODY(1, k, alpha, Ap, 1, 6, Bp, 2 * VL, beta, C, ldc, m, n);
+}
+
+/* Unpacked kernel (gemm_kernels.h): the same tile from A and B in place. */
+FM_UKR_TARGET
+static void FM_SUKR_NAME(int64_t k, T alpha, const T *A, int64_t rsa,
+                         int64_t csa, const T *B, int64_t ldb, T beta, T *C,
+                         int64_t ldc, int m, int n) {
+    FM_SFX_BODY(0, k, alpha, A, rsa, csa, B, ldb, beta, C, ldc, m, n);
+}
+
 /* Row kernel (gemm_kernels.h): c[0:n] := beta·c + alpha·Σ_p a[p·sa]·B[p,:],
- * n <= FM_ROWK_MAX_N, B unpacked.  Columns in blocks of NV vectors (8
- * independent FMA chains cover the FMA latency); the lanes past n are
- * masked, so nothing past c's or B's row end is touched. */
+ * n <= FM_ROWK_MAX_N, B unpacked.  Columns in blocks of 8 vectors, one
+ * named accumulator each: 8 independent FMA chains cover the FMA latency,
+ * and named variables stay in registers (an array of them would not).
+ * Lanes past n are masked, so nothing past c's or B's row end is touched.
+ * Each element is one FMA chain in increasing p. */
+#define FM_ROWK_EACH(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define FM_ROWK_ZERO(v) V x##v = V_ZERO();
+#define FM_ROWK_FMA_FULL(v) x##v = V_FMA(av, V_LOADU(b + (v) * VL), x##v);
+#define FM_ROWK_FMA_MASK(v) x##v = V_FMA(av, V_MASKLOAD(b + (v) * VL, mk##v), x##v);
+#define FM_ROWK_MASK(v)                                                    \
+    const int l##v = left - (v) * VL;                                      \
+    const VM mk##v = VM_FIRST(l##v <= 0 ? 0 : l##v < VL ? l##v : VL);
+#define FM_ROWK_STORE_FULL(v)                                              \
+    {                                                                      \
+        V t = V_MUL(va, x##v);                                             \
+        if (beta != 0) t = V_FMA(vb, V_LOADU(cj + (v) * VL), t);           \
+        V_STOREU(cj + (v) * VL, t);                                        \
+    }
+#define FM_ROWK_STORE_MASK(v)                                              \
+    if (l##v > 0) {                                                        \
+        V t = V_MUL(va, x##v);                                             \
+        if (beta != 0) t = V_FMA(vb, V_MASKLOAD(cj + (v) * VL, mk##v), t); \
+        V_MASKSTORE(cj + (v) * VL, mk##v, t);                              \
+    }
 FM_UKR_TARGET
 static void FM_ROWK_NAME(int64_t k, T alpha, const T *a, int64_t sa,
                          const T *B, int64_t ldb, T beta, T *c, int n) {
-    enum { NV = FM_ROWK_MAX_N / VL < 8 ? FM_ROWK_MAX_N / VL : 8 };
     const V va = V_SET1(alpha), vb = V_SET1(beta);
-    for (int j0 = 0; j0 < n; j0 += NV * VL) {
-        V acc[NV];
-        VM mk[NV];
-        const int nv = (n - j0 + VL - 1) / VL < NV ? (n - j0 + VL - 1) / VL : NV;
-        for (int v = 0; v < nv; v++) {
-            acc[v] = V_ZERO();
-            const int left = n - j0 - v * VL;
-            mk[v] = VM_FIRST(left < VL ? left : VL);
-        }
-        for (int64_t p = 0; p < k; p++) {
-            const V av = V_BCAST(a + p * sa);
-            const T *b = B + p * ldb + j0;
-            for (int v = 0; v < nv; v++)
-                acc[v] = V_FMA(av, V_MASKLOAD(b + v * VL, mk[v]), acc[v]);
-        }
-        for (int v = 0; v < nv; v++) {
-            V t = V_MUL(va, acc[v]);
-            if (beta != 0) t = V_FMA(vb, V_MASKLOAD(c + j0 + v * VL, mk[v]), t);
-            V_MASKSTORE(c + j0 + v * VL, mk[v], t);
+    for (int j0 = 0; j0 < n; j0 += 8 * VL) {
+        const int left = n - j0;
+        const T *bj = B + j0;
+        T *cj = c + j0;
+        FM_ROWK_EACH(FM_ROWK_ZERO)
+        if (left >= 8 * VL) {
+            for (int64_t p = 0; p < k; p++) {
+                const V av = V_BCAST(a + p * sa);
+                const T *b = bj + p * ldb;
+                FM_ROWK_EACH(FM_ROWK_FMA_FULL)
+            }
+            FM_ROWK_EACH(FM_ROWK_STORE_FULL)
+        } else {
+            FM_ROWK_EACH(FM_ROWK_MASK)
+            for (int64_t p = 0; p < k; p++) {
+                const V av = V_BCAST(a + p * sa);
+                const T *b = bj + p * ldb;
+                FM_ROWK_EACH(FM_ROWK_FMA_MASK)
+            }
+            FM_ROWK_EACH(FM_ROWK_STORE_MASK)
         }
     }
 }
+#undef FM_ROWK_EACH
+#undef FM_ROWK_ZERO
+#undef FM_ROWK_FMA_FULL
+#undef FM_ROWK_FMA_MASK
+#undef FM_ROWK_MASK
+#undef FM_ROWK_STORE_FULL
+#undef FM_ROWK_STORE_MASK
 
 #undef FM_UKR_ROW_FULL
 #undef FM_UKR_ROW_MASKED

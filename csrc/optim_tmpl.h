@@ -184,7 +184,9 @@ int FM_SFX(fm_optim_step)(const fm_optim_t *opt, int64_t t, int64_t n, T *w,
     double sums[FM_OPT_MAX_CHUNKS];
     const int nt = optim_threads(n);
     (void)nt;
+#ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
     for (int64_t k = 0; k < n_chunks; k++)
         sums[k] = FM_SFX(opt_blocks)(&c, &f, want_sum, n,
                                      n_blocks * k / n_chunks,

@@ -206,6 +206,50 @@ def gemm(A, B, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, C=None):
     return c
 
 
+def all_finite(X):
+    """True if no value of X is NaN or infinite (mirror of fm_all_finite_*).
+
+    Reads X in place: no boolean temporary of X's size, as
+    ``np.isfinite(X).all()`` makes.
+
+    Parameters
+    ----------
+    X : ndarray of float32 or float64, C-contiguous, any shape
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    TypeError
+        If X is not a float32/float64 ndarray.
+    ValueError
+        If X is not C-contiguous.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastmlp import _core
+    >>> _core.all_finite(np.array([1.0, np.inf]))
+    False
+    """
+    dt = float_dtype(X, "X")
+    cdef cnp.ndarray x = <cnp.ndarray>X
+    if not x.flags.c_contiguous:
+        raise ValueError("X must be C-contiguous (use numpy.ascontiguousarray)")
+    cdef int64_t n = x.size
+    cdef bint f32 = is_f32(dt)
+    cdef void *px = ptr(x)
+    cdef int ok
+    with nogil:
+        if f32:
+            ok = fm_all_finite_f32(n, <float*>px)
+        else:
+            ok = fm_all_finite_f64(n, <double*>px)
+    return bool(ok)
+
+
 cdef tuple rows_cols(cnp.ndarray a):
     """(rows, cols) of a 1-D (one row) or 2-D array."""
     if a.ndim == 1:

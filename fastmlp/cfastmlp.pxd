@@ -47,6 +47,9 @@ cdef extern from "fastmlp.h" nogil:
                     double alpha, const double *A, int64_t lda, const double *B,
                     int64_t ldb, double beta, double *C, int64_t ldc)
 
+    int fm_all_finite_f32(int64_t n, const float *x)
+    int fm_all_finite_f64(int64_t n, const double *x)
+
     ctypedef int fm_act_t
     int fm_act_needs_z(fm_act_t act)
     int fm_act_is_flat(fm_act_t act)

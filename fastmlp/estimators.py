@@ -79,7 +79,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from fastmlp import _enums, _format
+from fastmlp import _core, _enums, _format
 from fastmlp._lbfgs import minimize as _lbfgs_minimize
 
 # ---------------------------------------------------------------------------
@@ -352,8 +352,16 @@ def _name_list(names):
     return "".join(lines)
 
 
+def _all_finite(a):
+    """np.isfinite(a).all() without its boolean copy of a, where the C
+    check applies (float32/float64, C-contiguous)."""
+    if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous:
+        return _core.all_finite(a)
+    return bool(np.isfinite(a).all())
+
+
 def _finite_or_raise(a, what):
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
+    if a.dtype.kind == "f" and not _all_finite(a):
         if np.isnan(a).any():
             raise ValueError(f"Input {what} contains NaN.")
         raise ValueError(f"Input {what} contains infinity or a value too large for "

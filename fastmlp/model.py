@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from fastmlp import _enums, _format
+from fastmlp import _core, _enums, _format
 from fastmlp._spec import check_seed, normalize_cfg, normalize_layers
 
 
@@ -283,7 +283,7 @@ class MLP:
             raise ValueError(f"{name} has {X.shape[1]} features, the model expects "
                              f"{self.n_features_in_}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
-        if not np.isfinite(X).all():
+        if not _core.all_finite(X):  # in place: no boolean copy of X
             raise ValueError(f"{name} contains NaN or infinity")
         return X
 
@@ -300,7 +300,7 @@ class MLP:
         if y.dtype.kind not in "fiub":
             raise TypeError(f"{name} must be numeric, got dtype {y.dtype}")
         y = np.ascontiguousarray(y, dtype=self.dtype)
-        if not np.isfinite(y).all():
+        if not _core.all_finite(y):
             raise ValueError(f"{name} contains NaN or infinity")
         if self.loss in ("binary_crossentropy", "categorical_crossentropy") and (
                 (y < 0).any() or (y > 1).any()):

@@ -376,3 +376,47 @@ def test_activations_finite_at_extremes(dtype, act):
     assert np.isfinite(A).all()
     dA = _core.act_backward(act, np.ones_like(Z), A=A, Z=Z)
     assert np.isfinite(dA).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 4095, 4096, 4097, 10_001])
+def test_all_finite_agrees_with_numpy(dtype, n, rng):
+    x = rng.standard_normal(n).astype(dtype)
+    assert _core.all_finite(x) is True
+    big = np.finfo(dtype)
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in {0, n // 2, n - 1} if n else ():
+            y = x.copy()
+            y[where] = bad
+            assert _core.all_finite(y) is False
+            assert _core.all_finite(y.reshape(1, -1)) is bool(np.isfinite(y).all())
+    # the extremes of the finite range, subnormals and -0 are finite
+    y = np.array([big.max, -big.max, big.tiny / 2, -0.0], dtype)
+    assert _core.all_finite(y) is True
+
+
+def test_all_finite_rejects_what_it_cannot_read_in_place():
+    with pytest.raises(TypeError, match="float32 and float64"):
+        _core.all_finite(np.zeros(3, np.int64))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _core.all_finite(np.zeros((4, 4))[:, ::2])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("M", [1, 3])
+def test_few_row_products_split_over_threads_give_the_same_bits(isa, dtype, M, rng):
+    # B of 1.2-2.4 MB: above the size where the row path splits B's
+    # columns over the threads; N = 300 leaves a partial last chunk.
+    A = rng.standard_normal((M, 1000)).astype(dtype)
+    B = rng.standard_normal((1000, 300)).astype(dtype)
+    before = _core.get_num_threads()
+    try:
+        out = {}
+        for nt in (1, 2):
+            _core.set_num_threads(nt)
+            out[nt] = _core.gemm(A, B)
+    finally:
+        _core.set_num_threads(before)
+    assert np.array_equal(out[1], out[2])
+    assert_product_close(out[1], A.astype(np.float64) @ B.astype(np.float64),
+                         np.abs(A), np.abs(B), dtype, 1000)

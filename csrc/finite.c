@@ -1,0 +1,39 @@
+/*
+ * finite.c - fm_all_finite_f32/f64: the check that training and inference
+ * inputs hold no NaN or infinity, done in place.  NumPy's
+ * np.isfinite(X).all() builds a boolean copy of X (45 MiB for MNIST) and
+ * costs about 1.5 us even on one sample; this reads X once, allocates
+ * nothing, and stops at the first block with a bad value.
+ */
+#include <string.h>
+
+#include "fm_internal.h"
+
+/* Values per block: the scan stops at the end of the first block that
+ * holds a non-finite value; the loop over a block has no exit, so the
+ * compiler vectorises it. */
+#define FM_FINITE_BLOCK 4096
+
+/* A value is finite exactly when its exponent bits are not all ones; the
+ * test is on the bits (U, the unsigned integer of T's width; EXP, the
+ * exponent mask), so it is exact and raises no FP exception. */
+#define FM_DEF_ALL_FINITE(NAME, T, U, EXP)                                 \
+    int NAME(int64_t n, const T *x) {                                      \
+        if (n <= 0) return 1;                                              \
+        if (x == NULL) return 0;                                           \
+        for (int64_t i0 = 0; i0 < n; i0 += FM_FINITE_BLOCK) {              \
+            const int64_t m =                                              \
+                n - i0 < FM_FINITE_BLOCK ? n - i0 : FM_FINITE_BLOCK;       \
+            U bad = 0;                                                     \
+            for (int64_t i = 0; i < m; i++) {                              \
+                U u;                                                       \
+                memcpy(&u, x + i0 + i, sizeof u);                          \
+                bad |= (U)((u & (EXP)) == (EXP));                          \
+            }                                                              \
+            if (bad) return 0;                                             \
+        }                                                                  \
+        return 1;                                                          \
+    }
+
+FM_DEF_ALL_FINITE(fm_all_finite_f32, float, uint32_t, 0x7f800000u)
+FM_DEF_ALL_FINITE(fm_all_finite_f64, double, uint64_t, 0x7ff0000000000000u)
