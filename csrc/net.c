@@ -20,6 +20,10 @@
 
 #include <unistd.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "fm_internal.h"
 
 /* Rows per chunk in predict / evaluate: bounds their per-call scratch to
@@ -216,6 +220,18 @@ static int net_scratch(const fm_net_t *net, int64_t rows, int keep_out,
         return FM_ERR_NOMEM;
     *out = fm__alloc((size_t)bytes);
     return *out != NULL ? FM_OK : FM_ERR_NOMEM;
+}
+
+/* Threads for gathering `bytes` of batch rows: one below 64 KiB (a
+ * wake-up would cost more than it saves) or inside a parallel region. */
+static int net_copy_threads(int64_t bytes) {
+#ifdef _OPENMP
+    if (bytes < ((int64_t)64 << 10) || omp_in_parallel()) return 1;
+    return fm_get_num_threads();
+#else
+    (void)bytes;
+    return 1;
+#endif
 }
 
 /* Stable LSD radix sort of o[0..n) by key, byte by byte, through tmp
@@ -552,8 +568,18 @@ int fm_net_train_epoch(fm_net_t *net, const fm_train_cfg_t *cfg, int64_t n,
         const char *Yb = (const char *)Y + (size_t)start * yrow;
         const char *swb = sw ? (const char *)sw + (size_t)start * es : NULL;
         if (cfg->shuffle) {
-            /* gather the batch's rows into the reusable buffers */
+            /* gather the batch's rows into the reusable buffers; the rows
+             * are scattered over X, so the copy waits on memory, and two
+             * cores wait in parallel.  Run on the threads when the batch
+             * is large enough, which also keeps the serial gap between
+             * two steps' parallel regions short enough that the threads
+             * are still spinning (not asleep) when the next step starts */
             const fm__order_t *o = net->order + start;
+            const int nt = net_copy_threads((int64_t)m * (int64_t)xrow);
+            (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
             for (int64_t r = 0; r < m; r++) {
                 const size_t i = (size_t)o[r].idx;
                 memcpy((char *)net->Xb + r * xrow, (const char *)X + i * xrow, xrow);

@@ -380,7 +380,7 @@ def test_import_bounds_openmp_spinning_unless_user_chose(tmp_path):
                              capture_output=True, text=True, check=True, cwd=tmp_path)
         return out.stdout.split()
 
-    assert policy() == ["passive", "1000"]
+    assert policy() == ["passive", "3000"]
     assert policy(OMP_WAIT_POLICY="active") == ["active", "None"]
     assert policy(GOMP_SPINCOUNT="0") == ["None", "0"]
 
