@@ -42,6 +42,9 @@
 #ifndef FM_GEMM_UNPACKED_MAX_FLOPS
 #define FM_GEMM_UNPACKED_MAX_FLOPS FM_PARALLEL_MIN_FLOPS
 #endif
+/* Largest transposed B (bytes) that the unpacked path copies to its stack
+ * buffer; larger ones are packed. */
+#define FM_GEMM_UNPACKED_BT_BYTES ((int64_t)32 << 10)
 
 #ifndef FM_GEMM_BP_BYTES
 #define FM_GEMM_BP_BYTES ((int64_t)4 << 20)

@@ -311,17 +311,27 @@ static int FM_SFX(gemm_small_m)(int trans_a, int64_t M, int64_t N, int64_t K,
     return ep ? FM_SFX(gemm_epilogue)(ep, M, N, C, ldc, 0, 0) : FM_OK;
 }
 
-/* Products of one kc block (K <= kc) small enough for one thread, with B
- * not transposed: each MR×NR tile from the unpacked kernel, A and B read
- * in place, then the epilogue on it.  No buffer, no packing: for these
- * sizes packing op(A) alone moves as many bytes as the product reads. */
-static int FM_SFX(gemm_unpacked)(int trans_a, int64_t M, int64_t N,
-                                 int64_t K, T alpha, const T *A, int64_t lda,
-                                 const T *B, int64_t ldb, T beta, T *C,
-                                 int64_t ldc, const fm_epilogue_t *ep) {
+/* Products of one kc block (K <= kc) small enough for one thread: each
+ * MR×NR tile from the unpacked kernel, A and B read in place, then the
+ * epilogue on it.  No heap buffer, no packing: for these sizes packing
+ * op(A) alone moves as many bytes as the product reads.  A transposed B
+ * (K·N·sizeof(T) <= FM_GEMM_UNPACKED_BT_BYTES, so that it fits the stack
+ * copy) is first copied to op(B) row by row, as the kernel reads it. */
+static int FM_SFX(gemm_unpacked)(int trans_a, int trans_b, int64_t M,
+                                 int64_t N, int64_t K, T alpha, const T *A,
+                                 int64_t lda, const T *B, int64_t ldb, T beta,
+                                 T *C, int64_t ldc, const fm_epilogue_t *ep) {
     const struct FM_SFX(fm_ukr_blk) *blk = FM_SFX(fm_gemm_blk)();
     const int mr = blk->mr, nr = blk->nr;
     const int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
+    _Alignas(FM_CACHELINE) T bt[FM_GEMM_UNPACKED_BT_BYTES / sizeof(T)];
+    if (trans_b) {
+        /* op(B)[p, j] = B[j·ldb + p] */
+        for (int64_t j = 0; j < N; j++)
+            for (int64_t p = 0; p < K; p++) bt[p * N + j] = B[j * ldb + p];
+        B = bt;
+        ldb = N;
+    }
     int status = FM_OK;
     /* at most half a tile wide: tiles of FM_NUKR_MR rows */
     const int rows = 2 * N <= nr ? FM_NUKR_MR : mr;
@@ -345,9 +355,11 @@ static int FM_SFX(gemm_unpacked)(int trans_a, int64_t M, int64_t N,
 /* Whether an (M, N, K) product takes gemm_unpacked: see there. */
 static int FM_SFX(gemm_use_unpacked)(int trans_b, int64_t M, int64_t N,
                                      int64_t K) {
-    return !trans_b && K <= FM_SFX(fm_gemm_blk)()->kc &&
+    return K <= FM_SFX(fm_gemm_blk)()->kc &&
            2.0 * (double)M * (double)N * (double)K <=
-               (double)FM_GEMM_UNPACKED_MAX_FLOPS;
+               (double)FM_GEMM_UNPACKED_MAX_FLOPS &&
+           (!trans_b || (double)K * (double)N * (double)sizeof(T) <=
+                            (double)FM_GEMM_UNPACKED_BT_BYTES);
 }
 
 /* C := beta·C without reading C when beta == 0 (M, N >= 1). */
@@ -380,8 +392,8 @@ int FM_SFX(fm_gemm)(int trans_a, int trans_b, int64_t M, int64_t N,
         return FM_SFX(gemm_small_m)(trans_a, M, N, K, alpha, A, lda, B, ldb,
                                     beta, C, ldc, NULL);
     if (FM_SFX(gemm_use_unpacked)(trans_b, M, N, K))
-        return FM_SFX(gemm_unpacked)(trans_a, M, N, K, alpha, A, lda, B, ldb,
-                                     beta, C, ldc, NULL);
+        return FM_SFX(gemm_unpacked)(trans_a, trans_b, M, N, K, alpha, A,
+                                     lda, B, ldb, beta, C, ldc, NULL);
     return FM_SFX(gemm_run)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
                             beta, C, ldc, NULL);
 }
@@ -417,8 +429,8 @@ int FM_SFX(fm__gemm_ep)(int trans_a, int trans_b, int64_t M, int64_t N,
         return FM_SFX(gemm_small_m)(trans_a, M, N, K, 1, A, lda, B, ldb, 0, C,
                                     ldc, ep);
     if (FM_SFX(gemm_use_unpacked)(trans_b, M, N, K))
-        return FM_SFX(gemm_unpacked)(trans_a, M, N, K, 1, A, lda, B, ldb, 0,
-                                     C, ldc, ep);
+        return FM_SFX(gemm_unpacked)(trans_a, trans_b, M, N, K, 1, A, lda, B,
+                                     ldb, 0, C, ldc, ep);
     return FM_SFX(gemm_run)(trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, 0,
                             C, ldc, ep);
 }
