@@ -10,6 +10,7 @@ either.
 """
 
 import numbers
+import time
 
 import numpy as np
 
@@ -802,6 +803,32 @@ cdef class Net:
             raise RuntimeError("this network is being trained in another thread; "
                                "wait for fit to finish")
 
+    # Readers (predict, evaluate) and training exclude each other through
+    # two counters that are only touched under the GIL.  A reader counts
+    # itself first and then checks for training; training marks itself
+    # first and then waits for the readers already counted: whichever way
+    # two threads interleave, no reader runs while the weights change, and
+    # training is never refused because of a reader, only delayed by the
+    # readers in flight (new ones are refused meanwhile).
+    cdef _begin_read(self):
+        self._readers += 1
+        if self._busy:
+            self._readers -= 1
+            self._not_busy()
+
+    cdef _end_read(self):
+        self._readers -= 1
+
+    cdef _begin_training(self):
+        self._not_busy()
+        self._busy = 1
+        try:
+            while self._readers:
+                time.sleep(0.0002)  # releases the GIL: the readers can finish
+        except BaseException:  # Ctrl-C while waiting: not training after all
+            self._busy = 0
+            raise
+
     cdef cnp.ndarray _inputs(self, X, str name="X"):
         cdef cnp.ndarray x = need(X, name, self.dtype, 2)
         if x.shape[1] != fm_net_n_in(self.net):
@@ -831,14 +858,12 @@ cdef class Net:
         cdef int st
         cdef void *px = ptr(x)
         cdef void *po = ptr(out)
-        # Counted under the GIL, so training (which checks the count under
-        # the GIL too) cannot start while this reads the weights.
-        self._readers += 1
+        self._begin_read()
         try:
             with nogil:
                 st = fm_net_predict(self.net, n, px, ldx, po)
         finally:
-            self._readers -= 1
+            self._end_read()
         check(st, "predict")
         return out
 
@@ -861,9 +886,6 @@ cdef class Net:
 
     cdef dict _train(self, cfg, X, Y, sw, int64_t epoch, should_stop):
         self._not_busy()
-        if self._readers:
-            raise RuntimeError("this network is predicting in another thread; "
-                               "training would change the weights it reads")
         cdef fm_train_cfg_t c = self._cfg_struct(cfg)
         x, y, w = self._batch(X, Y, sw)
         errors = []
@@ -884,7 +906,7 @@ cdef class Net:
         cdef void *py = ptr(y)
         cdef void *pw = opt_ptr(w)
         cdef int st
-        self._busy = 1
+        self._begin_training()
         try:
             with nogil:
                 if epoch < 0:
@@ -950,8 +972,12 @@ cdef class Net:
         cdef void *py = ptr(y)
         cdef void *pw = opt_ptr(w)
         cdef int st
-        with nogil:
-            st = fm_net_evaluate(self.net, &c, n, px, py, pw, &value, &penalty)
+        self._begin_read()
+        try:
+            with nogil:
+                st = fm_net_evaluate(self.net, &c, n, px, py, pw, &value, &penalty)
+        finally:
+            self._end_read()
         check(st, "evaluate")
         return value, penalty
 
