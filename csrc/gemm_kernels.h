@@ -80,10 +80,10 @@ typedef void fm_ukr_f64_t(int64_t k, double alpha, const double *Ap,
  * summed over p exactly as the micro-kernel sums a single kc block.
  *
  * A tile of at most one vector of columns (n <= nr/2) may have up to
- * FM_NUKR_MR rows, twice MR: with one vector a row, twice the rows keep
- * enough FMA chains in flight.
+ * FM_SUKR_NARROW_MR rows, twice MR: with one vector a row, twice the rows
+ * keep enough FMA chains in flight.
  */
-#define FM_NUKR_MR 12
+#define FM_SUKR_NARROW_MR 12
 typedef void fm_rowk_f32_t(int64_t k, float alpha, const float *a, int64_t sa,
                            const float *B, int64_t ldb, float beta, float *c,
                            int n);

@@ -333,8 +333,8 @@ static int FM_SFX(gemm_unpacked)(int trans_a, int trans_b, int64_t M,
         ldb = N;
     }
     int status = FM_OK;
-    /* at most half a tile wide: tiles of FM_NUKR_MR rows */
-    const int rows = 2 * N <= nr ? FM_NUKR_MR : mr;
+    /* at most half a tile wide: tiles of FM_SUKR_NARROW_MR rows */
+    const int rows = 2 * N <= nr ? FM_SUKR_NARROW_MR : mr;
     /* column panels outside: a panel of B (K × NR) stays in L1 while
      * every row tile passes over it */
     for (int64_t j0 = 0; j0 < N; j0 += nr) {

@@ -46,12 +46,12 @@ FM_DEF_UKR_GENERIC(double, fm_ukr_f64_generic_4x4, 4, 4)
 
 /* Unpacked kernel (gemm_kernels.h): the same tile and the same sums, from
  * A and B in place; only the m×n corner is read and accumulated (up to
- * FM_NUKR_MR rows when n <= NR/2). */
+ * FM_SUKR_NARROW_MR rows when n <= NR/2). */
 #define FM_DEF_SUKR_GENERIC(T, NAME, MR, NR)                               \
     static void NAME(int64_t k, T alpha, const T *A, int64_t rsa,          \
                      int64_t csa, const T *B, int64_t ldb, T beta, T *C,   \
                      int64_t ldc, int m, int n) {                          \
-        T acc[FM_NUKR_MR][NR] = {{0}};                                     \
+        T acc[FM_SUKR_NARROW_MR][NR] = {{0}};                                     \
         for (int64_t p = 0; p < k; p++) {                                  \
             const T *b = B + p * ldb;                                      \
             for (int i = 0; i < m; i++) {                                  \

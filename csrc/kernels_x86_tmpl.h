@@ -63,9 +63,9 @@
  * Unpacked: the matrices in place; B's lanes past n are masked (nothing
  * past B's row end is read), and rows past m read row 0 again (valid
  * memory; their sums are not stored); a tile of one vector of columns
- * (n <= VL) may have up to FM_NUKR_MR = 12 rows.  Each element is one FMA
- * chain in increasing p either way, so both kernels give it the same
- * value. */
+ * (n <= VL) may have up to FM_SUKR_NARROW_MR = 12 rows.  Each element is
+ * one FMA chain in increasing p either way, so both kernels give it the
+ * same value. */
 __attribute__((always_inline)) FM_UKR_TARGET static inline void FM_SFX_BODY(
     const int packed, int64_t k, T alpha, const T *A, int64_t rsa,
     int64_t csa, const T *B, int64_t ldb, T beta, T *C, int64_t ldc, int m,

@@ -559,9 +559,32 @@ class MLP:
     def predict(self, X):
         """Network output (the output layer's activation) for X.
 
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features), or (n_features,) for one sample
+            Numeric, finite.  float32/float64 C-contiguous input of the
+            model's dtype is read in place; anything else is converted once.
+
         Returns
         -------
         ndarray (n_samples, n_outputs) in the model's dtype.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not built, or is being trained in another thread
+            (a ``fit`` that starts while predictions run waits for them).
+        ValueError
+            For a wrong number of features, no samples, or NaN/inf in X.
+        TypeError
+            For non-numeric X.
+
+        Examples
+        --------
+        >>> import numpy as np, fastmlp
+        >>> m = fastmlp.MLP([fastmlp.Dense(1, "sigmoid")], seed=0)
+        >>> m.build(3).predict(np.zeros(3)).shape
+        (1, 1)
         """
         self._check_built()
         return self.net_.predict(self._transform(self._check_X(X)))
