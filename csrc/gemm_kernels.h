@@ -84,6 +84,22 @@ typedef void fm_ukr_f64_t(int64_t k, double alpha, const double *Ap,
  * keep enough FMA chains in flight.
  */
 #define FM_SUKR_NARROW_MR 12
+
+/*
+ * Column kernel, for a transposed A times a few columns of B (dW = Hᵀ·dZ
+ * of a 10-class layer):
+ *   C[0:m, 0:n] := beta·C + alpha·Σ_p A[p·lda + i]·B[p·ldb + j]
+ * for 1 <= m <= cukr_m (one vector) and 1 <= n <= FM_CUKR_MAX_N, with
+ * vectors along i; each element summed as by the other kernels.  NULL
+ * where the ISA has none (the generic table).
+ */
+#define FM_CUKR_MAX_N 12
+typedef void fm_cukr_f32_t(int64_t k, float alpha, const float *A,
+                           int64_t lda, const float *B, int64_t ldb,
+                           float beta, float *C, int64_t ldc, int m, int n);
+typedef void fm_cukr_f64_t(int64_t k, double alpha, const double *A,
+                           int64_t lda, const double *B, int64_t ldb,
+                           double beta, double *C, int64_t ldc, int m, int n);
 typedef void fm_rowk_f32_t(int64_t k, float alpha, const float *a, int64_t sa,
                            const float *B, int64_t ldb, float beta, float *c,
                            int n);
@@ -105,6 +121,8 @@ typedef struct fm_ukr_blk_f32 {
     int64_t mc, kc, nc;
     fm_ukr_f32_t *ukr;
     fm_sukr_f32_t *sukr;
+    fm_cukr_f32_t *cukr;
+    int cukr_m;
     fm_rowk_f32_t *rowk;
 } fm_ukr_blk_f32_t;
 
@@ -113,6 +131,8 @@ typedef struct fm_ukr_blk_f64 {
     int64_t mc, kc, nc;
     fm_ukr_f64_t *ukr;
     fm_sukr_f64_t *sukr;
+    fm_cukr_f64_t *cukr;
+    int cukr_m;
     fm_rowk_f64_t *rowk;
 } fm_ukr_blk_f64_t;
 

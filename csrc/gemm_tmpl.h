@@ -333,6 +333,19 @@ static int FM_SFX(gemm_unpacked)(int trans_a, int trans_b, int64_t M,
         ldb = N;
     }
     int status = FM_OK;
+    if (trans_a && blk->cukr != NULL && N <= FM_CUKR_MAX_N) {
+        /* op(A) = Aᵀ with few columns: vectors along A's stored rows */
+        for (int64_t i0 = 0; i0 < M; i0 += blk->cukr_m) {
+            const int m = (int)(M - i0 < blk->cukr_m ? M - i0 : blk->cukr_m);
+            blk->cukr(K, alpha, A + i0, lda, B, ldb, beta, C + i0 * ldc, ldc,
+                      m, (int)N);
+            if (ep) {
+                const int s = FM_SFX(gemm_epilogue)(ep, m, N, C, ldc, i0, 0);
+                if (s != FM_OK) status = s;
+            }
+        }
+        return status;
+    }
     /* at most half a tile wide: tiles of FM_SUKR_NARROW_MR rows */
     const int rows = 2 * N <= nr ? FM_SUKR_NARROW_MR : mr;
     /* column panels outside: a panel of B (K × NR) stays in L1 while

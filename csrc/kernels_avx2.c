@@ -10,6 +10,7 @@
 
 #if FM_HAVE_X86_KERNELS
 #include <immintrin.h>
+#include <math.h>
 
 #define FM_UKR_TARGET __attribute__((target("avx2,fma")))
 
@@ -25,6 +26,8 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define FM_ROWK_NAME fm_rowk_f32_avx2
 #define FM_SUKR_NAME fm_sukr_f32_avx2_6x16
 #define FM_SFX_BODY fm_ukr_body_f32_avx2
+#define FM_CUKR_NAME fm_cukr_f32_avx2_8x12
+#define FM_SCALAR_FMA fmaf
 #define V __m256
 #define VL 8
 #define V_ZERO() _mm256_setzero_ps()
@@ -46,6 +49,8 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #undef FM_ROWK_NAME
 #undef FM_SUKR_NAME
 #undef FM_SFX_BODY
+#undef FM_CUKR_NAME
+#undef FM_SCALAR_FMA
 #undef V
 #undef VL
 #undef V_ZERO
@@ -67,6 +72,8 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define FM_ROWK_NAME fm_rowk_f64_avx2
 #define FM_SUKR_NAME fm_sukr_f64_avx2_6x8
 #define FM_SFX_BODY fm_ukr_body_f64_avx2
+#define FM_CUKR_NAME fm_cukr_f64_avx2_4x12
+#define FM_SCALAR_FMA fma
 #define V __m256d
 #define VL 4
 #define V_ZERO() _mm256_setzero_pd()
@@ -88,6 +95,8 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #undef FM_ROWK_NAME
 #undef FM_SUKR_NAME
 #undef FM_SFX_BODY
+#undef FM_CUKR_NAME
+#undef FM_SCALAR_FMA
 #undef V
 #undef VL
 #undef V_ZERO
@@ -111,10 +120,12 @@ const fm_ukr_table_t fm__ukr_avx2 = {
     .isa = FM_ISA_AVX2,
     .f32 = {.mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 4080,
             .ukr = fm_ukr_f32_avx2_6x16,
-            .sukr = fm_sukr_f32_avx2_6x16, .rowk = fm_rowk_f32_avx2},
+            .sukr = fm_sukr_f32_avx2_6x16,
+            .cukr = fm_cukr_f32_avx2_8x12, .cukr_m = 8, .rowk = fm_rowk_f32_avx2},
     .f64 = {.mr = 6, .nr = 8, .mc = 72, .kc = 256, .nc = 4080,
             .ukr = fm_ukr_f64_avx2_6x8,
-            .sukr = fm_sukr_f64_avx2_6x8, .rowk = fm_rowk_f64_avx2},
+            .sukr = fm_sukr_f64_avx2_6x8,
+            .cukr = fm_cukr_f64_avx2_4x12, .cukr_m = 4, .rowk = fm_rowk_f64_avx2},
 };
 
 #else

@@ -10,6 +10,7 @@
 
 #if FM_HAVE_X86_KERNELS
 #include <immintrin.h>
+#include <math.h>
 
 #define FM_UKR_TARGET __attribute__((target("avx512f")))
 
@@ -19,6 +20,8 @@
 #define FM_ROWK_NAME fm_rowk_f32_avx512
 #define FM_SUKR_NAME fm_sukr_f32_avx512_6x32
 #define FM_SFX_BODY fm_ukr_body_f32_avx512
+#define FM_CUKR_NAME fm_cukr_f32_avx512_16x12
+#define FM_SCALAR_FMA fmaf
 #define V __m512
 #define VL 16
 #define V_ZERO() _mm512_setzero_ps()
@@ -39,6 +42,8 @@
 #undef FM_ROWK_NAME
 #undef FM_SUKR_NAME
 #undef FM_SFX_BODY
+#undef FM_CUKR_NAME
+#undef FM_SCALAR_FMA
 #undef V
 #undef VL
 #undef V_ZERO
@@ -60,6 +65,8 @@
 #define FM_ROWK_NAME fm_rowk_f64_avx512
 #define FM_SUKR_NAME fm_sukr_f64_avx512_6x16
 #define FM_SFX_BODY fm_ukr_body_f64_avx512
+#define FM_CUKR_NAME fm_cukr_f64_avx512_8x12
+#define FM_SCALAR_FMA fma
 #define V __m512d
 #define VL 8
 #define V_ZERO() _mm512_setzero_pd()
@@ -80,6 +87,8 @@
 #undef FM_ROWK_NAME
 #undef FM_SUKR_NAME
 #undef FM_SFX_BODY
+#undef FM_CUKR_NAME
+#undef FM_SCALAR_FMA
 #undef V
 #undef VL
 #undef V_ZERO
@@ -103,10 +112,12 @@ const fm_ukr_table_t fm__ukr_avx512 = {
     .isa = FM_ISA_AVX512,
     .f32 = {.mr = 6, .nr = 32, .mc = 240, .kc = 192, .nc = 4064,
             .ukr = fm_ukr_f32_avx512_6x32,
-            .sukr = fm_sukr_f32_avx512_6x32, .rowk = fm_rowk_f32_avx512},
+            .sukr = fm_sukr_f32_avx512_6x32,
+            .cukr = fm_cukr_f32_avx512_16x12, .cukr_m = 16, .rowk = fm_rowk_f32_avx512},
     .f64 = {.mr = 6, .nr = 16, .mc = 120, .kc = 192, .nc = 4064,
             .ukr = fm_ukr_f64_avx512_6x16,
-            .sukr = fm_sukr_f64_avx512_6x16, .rowk = fm_rowk_f64_avx512},
+            .sukr = fm_sukr_f64_avx512_6x16,
+            .cukr = fm_cukr_f64_avx512_8x12, .cukr_m = 8, .rowk = fm_rowk_f64_avx512},
 };
 
 #else

@@ -16,6 +16,8 @@
  *   FM_UKR_NAME       kernel name, e.g. fm_ukr_f32_avx2_6x16
  *   FM_SUKR_NAME      unpacked kernel name, e.g. fm_sukr_f32_avx2_6x16
  *   FM_SFX_BODY       name of their shared body
+ *   FM_CUKR_NAME      column kernel name, e.g. fm_cukr_f32_avx2_8x12
+ *   FM_SCALAR_FMA     fmaf or fma
  *   FM_ROWK_NAME      row kernel name
  *   FM_UKR_TARGET     function attribute, e.g. target("avx2,fma")
  *   V, VL             vector type and its number of lanes (NR = 2·VL)
@@ -185,6 +187,51 @@ static void FM_SUKR_NAME(int64_t k, T alpha, const T *A, int64_t rsa,
                          int64_t ldc, int m, int n) {
     FM_SFX_BODY(0, k, alpha, A, rsa, csa, B, ldb, beta, C, ldc, m, n);
 }
+
+/* Column kernel (gemm_kernels.h): C[0:m, 0:n] := beta·C + alpha·Σ_p
+ * A[p·lda + i]·B[p·ldb + j] for m <= VL, n <= FM_CUKR_MAX_N (12): a
+ * transposed A with few columns of B (a 10-class layer's dW = Hᵀ·dZ).
+ * Vectors run along i, where the stored A is contiguous, one accumulator
+ * per column j, so no lane is wasted on N = 10; the tile is then written
+ * through a small stack copy (C's columns are strided).  Each element is
+ * still one FMA chain in increasing p with the same two final roundings,
+ * so it equals what the other kernels give it. */
+#define FM_CUKR_EACH(X) \
+    X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+/* column j's accumulator, and its offset in a row of B: columns past n
+ * read column n − 1 again (valid memory; never stored) */
+#define FM_CUKR_INIT(j)                                                    \
+    V x##j = V_ZERO();                                                     \
+    const int64_t o##j = (j) < n ? (j) : n - 1;
+#define FM_CUKR_FMA(j) x##j = V_FMA(a, V_BCAST(b + o##j), x##j);
+#define FM_CUKR_SPILL(j) V_STOREU(tile[j], V_MUL(va, x##j));
+FM_UKR_TARGET
+static void FM_CUKR_NAME(int64_t k, T alpha, const T *A, int64_t lda,
+                         const T *B, int64_t ldb, T beta, T *C, int64_t ldc,
+                         int m, int n) {
+    FM_CUKR_EACH(FM_CUKR_INIT)
+    const VM mk = VM_FIRST(m);
+    for (int64_t p = 0; p < k; p++) {
+        const V a = V_MASKLOAD(A + p * lda, mk);
+        const T *b = B + p * ldb;
+        FM_CUKR_EACH(FM_CUKR_FMA)
+    }
+    const V va = V_SET1(alpha);
+    _Alignas(64) T tile[12][VL];
+    FM_CUKR_EACH(FM_CUKR_SPILL)
+    for (int i = 0; i < m; i++) {
+        T *c = C + (int64_t)i * ldc;
+        if (beta == 0)
+            for (int j = 0; j < n; j++) c[j] = tile[j][i];
+        else /* beta·c + t in one rounding, as the vector kernels' FMA */
+            for (int j = 0; j < n; j++)
+                c[j] = FM_SCALAR_FMA(beta, c[j], tile[j][i]);
+    }
+}
+#undef FM_CUKR_EACH
+#undef FM_CUKR_INIT
+#undef FM_CUKR_FMA
+#undef FM_CUKR_SPILL
 
 /* Row kernel (gemm_kernels.h): c[0:n] := beta·c + alpha·Σ_p a[p·sa]·B[p,:],
  * n <= FM_ROWK_MAX_N, B unpacked.  Columns in blocks of 8 vectors, one
