@@ -61,30 +61,28 @@ static int act_check(fm_act_t act, double param) {
 
 typedef void act_vec_span_t(int64_t n, const float *z, float *a);
 
-/* a = g(z) over n floats through the active ISA's vectorised span when
- * act has one (exp, tanh, sigmoid): 1 if done, 0 if act has none. */
-static int vec_span_f32(fm_act_t act, int64_t n, const float *z, float *a) {
-    const fm_isa_t isa = fm_isa_active();
-    act_vec_span_t *f = NULL;
+/* The vectorised spans of each ISA, in the order tanh, sigmoid, exp. */
+static act_vec_span_t *const vec_spans[FM_ISA_COUNT_][3] = {
+    [FM_ISA_GENERIC] = {fwd_tanh_f32_generic, fwd_sigmoid_f32_generic,
+                        fwd_exp_f32_generic},
 #if FM_HAVE_X86_KERNELS
-    if (isa == FM_ISA_AVX512)
-        f = act == FM_ACT_TANH      ? fwd_tanh_f32_avx512
-            : act == FM_ACT_SIGMOID ? fwd_sigmoid_f32_avx512
-            : act == FM_ACT_EXP     ? fwd_exp_f32_avx512
-                                    : NULL;
-    else if (isa == FM_ISA_AVX2)
-        f = act == FM_ACT_TANH      ? fwd_tanh_f32_avx2
-            : act == FM_ACT_SIGMOID ? fwd_sigmoid_f32_avx2
-            : act == FM_ACT_EXP     ? fwd_exp_f32_avx2
-                                    : NULL;
-    else
+    [FM_ISA_AVX2] = {fwd_tanh_f32_avx2, fwd_sigmoid_f32_avx2,
+                     fwd_exp_f32_avx2},
+    [FM_ISA_AVX512] = {fwd_tanh_f32_avx512, fwd_sigmoid_f32_avx512,
+                       fwd_exp_f32_avx512},
 #endif
-        f = act == FM_ACT_TANH      ? fwd_tanh_f32_generic
-            : act == FM_ACT_SIGMOID ? fwd_sigmoid_f32_generic
-            : act == FM_ACT_EXP     ? fwd_exp_f32_generic
-                                    : NULL;
-    (void)isa;
-    if (f == NULL) return 0;
+};
+
+/* a = g(z) over n floats through the active ISA's vectorised span when
+ * act has one (tanh, sigmoid, exp): 1 if done, 0 if act has none. */
+static int vec_span_f32(fm_act_t act, int64_t n, const float *z, float *a) {
+    const int k = act == FM_ACT_TANH      ? 0
+                  : act == FM_ACT_SIGMOID ? 1
+                  : act == FM_ACT_EXP     ? 2
+                                          : -1;
+    if (k < 0) return 0;
+    act_vec_span_t *f = vec_spans[fm_isa_active()][k];
+    if (f == NULL) f = vec_spans[FM_ISA_GENERIC][k]; /* no x86 kernels */
     f(n, z, a);
     return 1;
 }

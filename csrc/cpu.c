@@ -185,6 +185,18 @@ int fm_set_num_threads(int n) {
     return FM_OK;
 }
 
+/* See fm_internal.h. */
+int fm__threads_for(int64_t work, int64_t min_work, int64_t parts) {
+#ifdef _OPENMP
+    if (work < min_work || parts < 2 || omp_in_parallel()) return 1;
+    const int nt = fm_get_num_threads();
+    return nt < parts ? nt : (int)parts;
+#else
+    (void)work, (void)min_work, (void)parts;
+    return 1;
+#endif
+}
+
 /* Whether this build was compiled with -fopenmp. */
 int fm_has_openmp(void) {
 #ifdef _OPENMP

@@ -42,6 +42,12 @@ static inline int fm__mul_ok(int64_t a, int64_t b, int64_t *out) {
  * lose more to fork/join than they gain (no thread-count cliff). */
 #define FM_PARALLEL_MIN_FLOPS (1 << 21)
 
+/* Threads for `work` units split into `parts` independent pieces: 1 when
+ * work < min_work (a wake-up would cost more than the second core
+ * brings), when there is a single piece, or inside a parallel region (the
+ * caller owns the threads); else fm_get_num_threads(), at most parts. */
+int fm__threads_for(int64_t work, int64_t min_work, int64_t parts);
+
 /*
  * Epilogue fused into the matrix product's write-out (dense forward):
  * with T = op(A)·op(B) + bias (bias broadcast over rows, NULL = none),

@@ -100,22 +100,6 @@ static int fm_gemm_threads(int64_t M, int64_t N, int64_t K) {
 #endif
 }
 
-/* Threads for a product that streams `bytes` of B once, in `chunks`
- * independent column chunks (the few-row path): one below
- * FM_GEMM_STREAM_MIN_BYTES, where a wake-up costs more than the second
- * core's bandwidth and L2 bring, or inside a parallel region. */
-static int fm_gemm_stream_threads(int64_t bytes, int64_t chunks) {
-#ifdef _OPENMP
-    if (bytes < FM_GEMM_STREAM_MIN_BYTES || chunks < 2 || omp_in_parallel())
-        return 1;
-    const int nt = fm_get_num_threads();
-    return nt < chunks ? nt : (int)chunks;
-#else
-    (void)bytes, (void)chunks;
-    return 1;
-#endif
-}
-
 /* A stored matrix (rows, cols) with leading dimension ld: valid when
  * ld >= cols, non-NULL unless empty, and its last element addressable. */
 static int fm_gemm_check_mat(int64_t rows, int64_t cols, const void *p,

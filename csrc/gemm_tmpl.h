@@ -296,7 +296,10 @@ static int FM_SFX(gemm_small_m)(int trans_a, int64_t M, int64_t N, int64_t K,
     const struct FM_SFX(fm_ukr_blk) *blk = FM_SFX(fm_gemm_blk)();
     const int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
     const int64_t n_chunks = (N + FM_ROWK_MAX_N - 1) / FM_ROWK_MAX_N;
-    const int nt = fm_gemm_stream_threads(K * N * (int64_t)sizeof(T), n_chunks);
+    /* Such a product only streams B: the second core pays off from
+     * FM_GEMM_STREAM_MIN_BYTES of it */
+    const int nt = fm__threads_for(K * N * (int64_t)sizeof(T),
+                                   FM_GEMM_STREAM_MIN_BYTES, n_chunks);
     (void)nt;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)

@@ -20,11 +20,11 @@
 
 #include <unistd.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "fm_internal.h"
+
+/* Batches of at least this many bytes of rows are gathered on the
+ * threads; below it a wake-up costs more than it saves. */
+#define FM_GATHER_PARALLEL_MIN_BYTES ((int64_t)64 << 10)
 
 /* Rows per chunk in predict / evaluate: bounds their per-call scratch to
  * FM_NET_CHUNK rows of the widest layer whatever n is, and is large
@@ -220,18 +220,6 @@ static int net_scratch(const fm_net_t *net, int64_t rows, int keep_out,
         return FM_ERR_NOMEM;
     *out = fm__alloc((size_t)bytes);
     return *out != NULL ? FM_OK : FM_ERR_NOMEM;
-}
-
-/* Threads for gathering `bytes` of batch rows: one below 64 KiB (a
- * wake-up would cost more than it saves) or inside a parallel region. */
-static int net_copy_threads(int64_t bytes) {
-#ifdef _OPENMP
-    if (bytes < ((int64_t)64 << 10) || omp_in_parallel()) return 1;
-    return fm_get_num_threads();
-#else
-    (void)bytes;
-    return 1;
-#endif
 }
 
 /* Stable LSD radix sort of o[0..n) by key, byte by byte, through tmp
@@ -575,7 +563,8 @@ int fm_net_train_epoch(fm_net_t *net, const fm_train_cfg_t *cfg, int64_t n,
              * two steps' parallel regions short enough that the threads
              * are still spinning (not asleep) when the next step starts */
             const fm__order_t *o = net->order + start;
-            const int nt = net_copy_threads((int64_t)m * (int64_t)xrow);
+            const int nt = fm__threads_for((int64_t)m * (int64_t)xrow,
+                                           FM_GATHER_PARALLEL_MIN_BYTES, m);
             (void)nt;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)

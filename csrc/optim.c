@@ -7,10 +7,6 @@
 #include <math.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "fm_internal.h"
 #include "gemm_kernels.h" /* FM_HAVE_X86_KERNELS */
 
@@ -23,18 +19,6 @@
 /* Fewer parameters than this run on the calling thread: below it the
  * update (under a microsecond per thousand) costs less than waking one. */
 #define FM_OPT_PARALLEL_MIN 32768
-
-/* Threads for an update of n parameters: one below FM_OPT_PARALLEL_MIN
- * or inside a parallel region (the caller owns the threads). */
-static int optim_threads(int64_t n) {
-#ifdef _OPENMP
-    if (n < FM_OPT_PARALLEL_MIN || omp_in_parallel()) return 1;
-    return fm_get_num_threads();
-#else
-    (void)n;
-    return 1;
-#endif
-}
 
 /* torch's defaults (scikit-learn's for SGD_VELOCITY and ADAM_SKLEARN, the
  * course's β = 0.9 for MOMENTUM_EWMA); unused fields are 0. */

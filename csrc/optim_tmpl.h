@@ -182,7 +182,7 @@ int FM_SFX(fm_optim_step)(const fm_optim_t *opt, int64_t t, int64_t n, T *w,
     const int64_t n_chunks =
         n_blocks < FM_OPT_MAX_CHUNKS ? n_blocks : FM_OPT_MAX_CHUNKS;
     double sums[FM_OPT_MAX_CHUNKS];
-    const int nt = optim_threads(n);
+    const int nt = fm__threads_for(n, FM_OPT_PARALLEL_MIN, n_chunks);
     (void)nt;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)

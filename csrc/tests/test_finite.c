@@ -13,67 +13,40 @@
 
 static const int64_t LENGTHS[] = {1, 2, 7, 4095, 4096, 4097, 12289};
 
-static void test_f32(void) {
-    const float bad[] = {NAN, -NAN, INFINITY, -INFINITY};
-    const float good[] = {FLT_MAX, -FLT_MAX, FLT_MIN, FLT_MIN / 4, -0.0f};
-    for (size_t l = 0; l < sizeof LENGTHS / sizeof LENGTHS[0]; l++) {
-        const int64_t n = LENGTHS[l];
-        float *x = malloc((size_t)n * sizeof *x);
-        for (int64_t i = 0; i < n; i++) x[i] = (float)i - 3.5f;
-        CHECK(fm_all_finite_f32(n, x) == 1);
-        const int64_t where[] = {0, n / 2, n - 1};
-        for (int w = 0; w < 3; w++) {
-            for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
-                const float keep = x[where[w]];
-                x[where[w]] = bad[b];
-                CHECK(fm_all_finite_f32(n, x) == 0);
-                /* the bad value just past a shorter length is not read */
-                if (where[w] > 0) CHECK(fm_all_finite_f32(where[w], x) == 1);
-                x[where[w]] = keep;
-            }
-            for (size_t g = 0; g < sizeof good / sizeof good[0]; g++) {
-                const float keep = x[where[w]];
-                x[where[w]] = good[g];
-                CHECK(fm_all_finite_f32(n, x) == 1);
-                x[where[w]] = keep;
-            }
-        }
-        free(x);
+/* One test per dtype: T, its check, its finite extremes MAX and MIN. */
+#define FM_DEF_TEST_FINITE(NAME, T, CHECK_FN, MAX, MIN)                    \
+    static void NAME(void) {                                               \
+        const T bad[] = {NAN, -NAN, INFINITY, -INFINITY};                  \
+        const T good[] = {MAX, -MAX, MIN, MIN / 4, -(T)0};                 \
+        for (size_t l = 0; l < sizeof LENGTHS / sizeof LENGTHS[0]; l++) {  \
+            const int64_t n = LENGTHS[l];                                  \
+            T *x = malloc((size_t)n * sizeof *x);                          \
+            for (int64_t i = 0; i < n; i++) x[i] = (T)i - (T)3.5;          \
+            CHECK(CHECK_FN(n, x) == 1);                                    \
+            const int64_t where[] = {0, n / 2, n - 1};                     \
+            for (int w = 0; w < 3; w++) {                                  \
+                const T keep = x[where[w]];                                \
+                for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {  \
+                    x[where[w]] = bad[b];                                  \
+                    CHECK(CHECK_FN(n, x) == 0);                            \
+                    /* a bad value just past a shorter length is unread */ \
+                    if (where[w] > 0) CHECK(CHECK_FN(where[w], x) == 1);   \
+                }                                                          \
+                for (size_t g = 0; g < sizeof good / sizeof good[0]; g++) {\
+                    x[where[w]] = good[g];                                 \
+                    CHECK(CHECK_FN(n, x) == 1);                            \
+                }                                                          \
+                x[where[w]] = keep;                                        \
+            }                                                              \
+            free(x);                                                       \
+        }                                                                  \
+        CHECK(CHECK_FN(0, NULL) == 1);                                     \
+        CHECK(CHECK_FN(-1, NULL) == 1);                                    \
+        CHECK(CHECK_FN(3, NULL) == 0);                                     \
     }
-    CHECK(fm_all_finite_f32(0, NULL) == 1);
-    CHECK(fm_all_finite_f32(-1, NULL) == 1);
-    CHECK(fm_all_finite_f32(3, NULL) == 0);
-}
 
-static void test_f64(void) {
-    const double bad[] = {NAN, -NAN, INFINITY, -INFINITY};
-    const double good[] = {DBL_MAX, -DBL_MAX, DBL_MIN, DBL_MIN / 4, -0.0};
-    for (size_t l = 0; l < sizeof LENGTHS / sizeof LENGTHS[0]; l++) {
-        const int64_t n = LENGTHS[l];
-        double *x = malloc((size_t)n * sizeof *x);
-        for (int64_t i = 0; i < n; i++) x[i] = (double)i - 3.5;
-        CHECK(fm_all_finite_f64(n, x) == 1);
-        const int64_t where[] = {0, n / 2, n - 1};
-        for (int w = 0; w < 3; w++) {
-            for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
-                const double keep = x[where[w]];
-                x[where[w]] = bad[b];
-                CHECK(fm_all_finite_f64(n, x) == 0);
-                if (where[w] > 0) CHECK(fm_all_finite_f64(where[w], x) == 1);
-                x[where[w]] = keep;
-            }
-            for (size_t g = 0; g < sizeof good / sizeof good[0]; g++) {
-                const double keep = x[where[w]];
-                x[where[w]] = good[g];
-                CHECK(fm_all_finite_f64(n, x) == 1);
-                x[where[w]] = keep;
-            }
-        }
-        free(x);
-    }
-    CHECK(fm_all_finite_f64(0, NULL) == 1);
-    CHECK(fm_all_finite_f64(3, NULL) == 0);
-}
+FM_DEF_TEST_FINITE(test_f32, float, fm_all_finite_f32, FLT_MAX, FLT_MIN)
+FM_DEF_TEST_FINITE(test_f64, double, fm_all_finite_f64, DBL_MAX, DBL_MIN)
 
 int main(void) {
     test_f32();
