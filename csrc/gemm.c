@@ -37,14 +37,16 @@
 #define FM_GEMM_STREAM_MIN_BYTES ((int64_t)256 << 10)
 #endif
 
-/* Products of one kc block and at most this many flops (those that run
- * on one thread) skip the packing: gemm_unpacked.  (-D to tune.) */
-#ifndef FM_GEMM_UNPACKED_MAX_FLOPS
-#define FM_GEMM_UNPACKED_MAX_FLOPS FM_PARALLEL_MIN_FLOPS
+/* gemm_direct (operands read in place, no packing) takes products whose
+ * op(A) is at most this large, and whose B rows are at most
+ * FM_GEMM_DIRECT_LDB_BYTES apart.  (-D to tune; 0 packs every product.) */
+#ifndef FM_GEMM_DIRECT_A_BYTES
+#define FM_GEMM_DIRECT_A_BYTES ((int64_t)512 << 10)
 #endif
-/* Largest transposed B (bytes) that the unpacked path copies to its stack
+#define FM_GEMM_DIRECT_LDB_BYTES ((int64_t)2 << 10)
+/* Largest transposed B (bytes) that gemm_direct copies to its stack
  * buffer; larger ones are packed. */
-#define FM_GEMM_UNPACKED_BT_BYTES ((int64_t)32 << 10)
+#define FM_GEMM_DIRECT_BT_BYTES ((int64_t)32 << 10)
 
 #ifndef FM_GEMM_BP_BYTES
 #define FM_GEMM_BP_BYTES ((int64_t)4 << 20)

@@ -314,20 +314,93 @@ static int FM_SFX(gemm_small_m)(int trans_a, int64_t M, int64_t N, int64_t K,
     return ep ? FM_SFX(gemm_epilogue)(ep, M, N, C, ldc, 0, 0) : FM_OK;
 }
 
-/* Products of one kc block (K <= kc) small enough for one thread: each
- * MR×NR tile from the unpacked kernel, A and B read in place, then the
- * epilogue on it.  No heap buffer, no packing: for these sizes packing
- * op(A) alone moves as many bytes as the product reads.  A transposed B
- * (K·N·sizeof(T) <= FM_GEMM_UNPACKED_BT_BYTES, so that it fits the stack
- * copy) is first copied to op(B) row by row, as the kernel reads it. */
-static int FM_SFX(gemm_unpacked)(int trans_a, int trans_b, int64_t M,
-                                 int64_t N, int64_t K, T alpha, const T *A,
-                                 int64_t lda, const T *B, int64_t ldb, T beta,
-                                 T *C, int64_t ldc, const fm_epilogue_t *ep) {
+/* A rectangle of C for gemm_direct: row tiles [it0, it1) of `rows` rows,
+ * column panels [jp0, jp1) of NR columns, summed over the kc blocks. */
+struct FM_SFX(direct_part) {
+    int64_t it0, it1, jp0, jp1;
+};
+
+/* gemm_direct's loops over one rectangle: per column panel, per kc block,
+ * every row tile, so the kc × NR panel of B stays in L1 while the tiles
+ * pass over it; A is read again for each panel, from L2.  C := beta·C +
+ * alpha·S₀ on the first block, then C += alpha·S_b, as gemm_thread does,
+ * so each element gets the same bits as through the packed path. */
+static int FM_SFX(gemm_direct_part)(const struct FM_SFX(fm_ukr_blk) *blk,
+                                    struct FM_SFX(direct_part) r, int rows,
+                                    int64_t M, int64_t N, int64_t K,
+                                    int64_t kc, T alpha, const T *A,
+                                    int64_t rsa, int64_t csa, const T *B,
+                                    int64_t ldb, T beta, T *C, int64_t ldc,
+                                    const fm_epilogue_t *ep) {
+    const int nr = blk->nr;
+    int status = FM_OK;
+    for (int64_t jp = r.jp0; jp < r.jp1; jp++) {
+        const int64_t j0 = jp * nr;
+        const int n = (int)(N - j0 < nr ? N - j0 : nr);
+        for (int64_t pc = 0; pc < K; pc += kc) {
+            const int64_t kcur = K - pc < kc ? K - pc : kc;
+            const T b = pc == 0 ? beta : (T)1;
+            for (int64_t it = r.it0; it < r.it1; it++) {
+                const int64_t i0 = it * rows;
+                const int m = (int)(M - i0 < rows ? M - i0 : rows);
+                blk->sukr(kcur, alpha, A + i0 * rsa + pc * csa, rsa, csa,
+                          B + pc * ldb + j0, ldb, b, C + i0 * ldc + j0, ldc,
+                          m, n);
+                if (pc + kcur == K && ep) {
+                    const int s = FM_SFX(gemm_epilogue)(ep, m, n, C, ldc, i0,
+                                                        j0);
+                    if (s != FM_OK) status = s;
+                }
+            }
+        }
+    }
+    return status;
+}
+
+/* The column kernel's loops (op(A) = Aᵀ, N <= FM_CUKR_MAX_N): vector
+ * tiles of cukr_m rows, each summed over the kc blocks as above. */
+static int FM_SFX(gemm_direct_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
+                                    int64_t M, int64_t N, int64_t K,
+                                    int64_t kc, T alpha, const T *A,
+                                    int64_t lda, const T *B, int64_t ldb,
+                                    T beta, T *C, int64_t ldc,
+                                    const fm_epilogue_t *ep) {
+    int status = FM_OK;
+    for (int64_t i0 = 0; i0 < M; i0 += blk->cukr_m) {
+        const int m = (int)(M - i0 < blk->cukr_m ? M - i0 : blk->cukr_m);
+        for (int64_t pc = 0; pc < K; pc += kc) {
+            const int64_t kcur = K - pc < kc ? K - pc : kc;
+            blk->cukr(kcur, alpha, A + pc * lda + i0, lda, B + pc * ldb, ldb,
+                      pc == 0 ? beta : (T)1, C + i0 * ldc, ldc, m, (int)N);
+        }
+        if (ep) {
+            const int s = FM_SFX(gemm_epilogue)(ep, m, N, C, ldc, i0, 0);
+            if (s != FM_OK) status = s;
+        }
+    }
+    return status;
+}
+
+/* Products whose op(A) fits in L2 (gemm_use_direct): the MR×NR tiles
+ * from the unpacked kernel, A and B read in place, the epilogue on each
+ * finished tile.  No heap buffer, no packing, no barrier: at these sizes
+ * packing op(A) and op(B) moves as many bytes as the product reads, and
+ * the packed path's shared B costs each thread a barrier and the other
+ * core's half of B.  Threads take whole column panels when op(B) is the
+ * larger operand (each reads its own share of B and all of A), else
+ * whole row tiles.  A transposed B (K·N·sizeof(T) <=
+ * FM_GEMM_DIRECT_BT_BYTES) is first copied to op(B) row by row, as the
+ * kernel reads it. */
+static int FM_SFX(gemm_direct)(int trans_a, int trans_b, int64_t M,
+                               int64_t N, int64_t K, T alpha, const T *A,
+                               int64_t lda, const T *B, int64_t ldb, T beta,
+                               T *C, int64_t ldc, const fm_epilogue_t *ep) {
     const struct FM_SFX(fm_ukr_blk) *blk = FM_SFX(fm_gemm_blk)();
-    const int mr = blk->mr, nr = blk->nr;
+    const int nr = blk->nr;
     const int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
-    _Alignas(FM_CACHELINE) T bt[FM_GEMM_UNPACKED_BT_BYTES / sizeof(T)];
+    /* the packed path's kc, so that both give the same bits */
+    const int64_t nb = (K + blk->kc - 1) / blk->kc, kc = (K + nb - 1) / nb;
+    _Alignas(FM_CACHELINE) T bt[FM_GEMM_DIRECT_BT_BYTES / sizeof(T)];
     if (trans_b) {
         /* op(B)[p, j] = B[j·ldb + p] */
         for (int64_t j = 0; j < N; j++)
@@ -335,47 +408,61 @@ static int FM_SFX(gemm_unpacked)(int trans_a, int trans_b, int64_t M,
         B = bt;
         ldb = N;
     }
-    int status = FM_OK;
-    if (trans_a && blk->cukr != NULL && N <= FM_CUKR_MAX_N) {
-        /* op(A) = Aᵀ with few columns: vectors along A's stored rows */
-        for (int64_t i0 = 0; i0 < M; i0 += blk->cukr_m) {
-            const int m = (int)(M - i0 < blk->cukr_m ? M - i0 : blk->cukr_m);
-            blk->cukr(K, alpha, A + i0, lda, B, ldb, beta, C + i0 * ldc, ldc,
-                      m, (int)N);
-            if (ep) {
-                const int s = FM_SFX(gemm_epilogue)(ep, m, N, C, ldc, i0, 0);
-                if (s != FM_OK) status = s;
-            }
-        }
-        return status;
-    }
+    if (trans_a && blk->cukr != NULL && N <= FM_CUKR_MAX_N)
+        return FM_SFX(gemm_direct_cols)(blk, M, N, K, kc, alpha, A, lda, B,
+                                        ldb, beta, C, ldc, ep);
+
     /* at most half a tile wide: tiles of FM_SUKR_NARROW_MR rows */
-    const int rows = 2 * N <= nr ? FM_SUKR_NARROW_MR : mr;
-    /* column panels outside: a panel of B (K × NR) stays in L1 while
-     * every row tile passes over it */
-    for (int64_t j0 = 0; j0 < N; j0 += nr) {
-        const int n = (int)(N - j0 < nr ? N - j0 : nr);
-        for (int64_t i0 = 0; i0 < M; i0 += rows) {
-            const int m = (int)(M - i0 < rows ? M - i0 : rows);
-            blk->sukr(K, alpha, A + i0 * rsa, rsa, csa, B + j0, ldb, beta,
-                      C + i0 * ldc + j0, ldc, m, n);
-            if (ep) {
-                const int s = FM_SFX(gemm_epilogue)(ep, m, n, C, ldc, i0, j0);
-                if (s != FM_OK) status = s;
-            }
+    const int rows = 2 * N <= nr ? FM_SUKR_NARROW_MR : blk->mr;
+    const int64_t n_it = (M + rows - 1) / rows, n_jp = (N + nr - 1) / nr;
+    int nt = fm_gemm_threads(M, N, K);
+    const int by_cols = N >= M ? n_jp >= nt : n_it < nt;
+    const int64_t n_split = by_cols ? n_jp : n_it;
+    if (nt > n_split) nt = (int)n_split;
+    int status = FM_OK;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+#else
+        const int tid = 0, nth = 1;
+#endif
+        const int64_t lo = n_split * tid / nth, hi = n_split * (tid + 1) / nth;
+        struct FM_SFX(direct_part) r = {0, n_it, 0, n_jp};
+        if (by_cols)
+            r.jp0 = lo, r.jp1 = hi;
+        else
+            r.it0 = lo, r.it1 = hi;
+        const int s = FM_SFX(gemm_direct_part)(blk, r, rows, M, N, K, kc,
+                                               alpha, A, rsa, csa, B, ldb,
+                                               beta, C, ldc, ep);
+        if (s != FM_OK) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            status = s;
         }
     }
     return status;
 }
 
-/* Whether an (M, N, K) product takes gemm_unpacked: see there. */
-static int FM_SFX(gemm_use_unpacked)(int trans_b, int64_t M, int64_t N,
-                                     int64_t K) {
-    return K <= FM_SFX(fm_gemm_blk)()->kc &&
-           2.0 * (double)M * (double)N * (double)K <=
-               (double)FM_GEMM_UNPACKED_MAX_FLOPS &&
-           (!trans_b || (double)K * (double)N * (double)sizeof(T) <=
-                            (double)FM_GEMM_UNPACKED_BT_BYTES);
+/* Whether an (M, N, K) product takes gemm_direct: op(A) within
+ * FM_GEMM_DIRECT_A_BYTES (it is read once per column panel, so it must
+ * stay in L2); B's rows at most FM_GEMM_DIRECT_LDB_BYTES apart (further
+ * apart, a kc × NR panel of B spans so few cache sets that it no longer
+ * stays cached: packing it is what fixes that); a transposed B small
+ * enough for the stack copy. */
+static int FM_SFX(gemm_use_direct)(int trans_b, int64_t M, int64_t N,
+                                   int64_t K, int64_t ldb) {
+    const double size = (double)sizeof(T);
+    if ((double)M * (double)K * size > (double)FM_GEMM_DIRECT_A_BYTES)
+        return 0;
+    if (trans_b)
+        return (double)K * (double)N * size <=
+               (double)FM_GEMM_DIRECT_BT_BYTES;
+    return (double)ldb * size <= (double)FM_GEMM_DIRECT_LDB_BYTES;
 }
 
 /* C := beta·C without reading C when beta == 0 (M, N >= 1). */
@@ -407,9 +494,9 @@ int FM_SFX(fm_gemm)(int trans_a, int trans_b, int64_t M, int64_t N,
     if (M <= FM_GEMM_SMALL_M && !trans_b)
         return FM_SFX(gemm_small_m)(trans_a, M, N, K, alpha, A, lda, B, ldb,
                                     beta, C, ldc, NULL);
-    if (FM_SFX(gemm_use_unpacked)(trans_b, M, N, K))
-        return FM_SFX(gemm_unpacked)(trans_a, trans_b, M, N, K, alpha, A,
-                                     lda, B, ldb, beta, C, ldc, NULL);
+    if (FM_SFX(gemm_use_direct)(trans_b, M, N, K, ldb))
+        return FM_SFX(gemm_direct)(trans_a, trans_b, M, N, K, alpha, A, lda,
+                                   B, ldb, beta, C, ldc, NULL);
     return FM_SFX(gemm_run)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
                             beta, C, ldc, NULL);
 }
@@ -444,9 +531,9 @@ int FM_SFX(fm__gemm_ep)(int trans_a, int trans_b, int64_t M, int64_t N,
     if (M <= FM_GEMM_SMALL_M && !trans_b)
         return FM_SFX(gemm_small_m)(trans_a, M, N, K, 1, A, lda, B, ldb, 0, C,
                                     ldc, ep);
-    if (FM_SFX(gemm_use_unpacked)(trans_b, M, N, K))
-        return FM_SFX(gemm_unpacked)(trans_a, trans_b, M, N, K, 1, A, lda, B,
-                                     ldb, 0, C, ldc, ep);
+    if (FM_SFX(gemm_use_direct)(trans_b, M, N, K, ldb))
+        return FM_SFX(gemm_direct)(trans_a, trans_b, M, N, K, 1, A, lda, B,
+                                   ldb, 0, C, ldc, ep);
     return FM_SFX(gemm_run)(trans_a, trans_b, M, N, K, 1, A, lda, B, ldb, 0,
                             C, ldc, ep);
 }

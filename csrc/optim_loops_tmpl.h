@@ -49,7 +49,7 @@ static void FM_LSFX(opt_penalise)(const FM_SFX(opt_coef_t) *c, int64_t n,
 static void FM_LSFX(opt_update)(const FM_SFX(opt_coef_t) *c, int64_t n,
                                 T *w, const T *g, T *s1, T *s2) {
     const T lr = c->lr, mu = c->mu, b1 = c->b1, omb1 = c->omb1;
-    const T b2 = c->b2, omb2 = c->omb2, step = c->step, c2 = c->c2;
+    const T b2 = c->b2, omb2 = c->omb2, step = c->step;
     const T eps = c->eps, decay = c->decay;
     switch (c->kind) {
     case FM_OPT_SGD:
@@ -114,15 +114,14 @@ static void FM_LSFX(opt_update)(const FM_SFX(opt_coef_t) *c, int64_t n,
     case FM_OPT_ADAM:
     case FM_OPT_ADAMW:
     case FM_OPT_ADAM_SKLEARN:
-        /* decay is exactly 1 unless AdamW has weight decay, and c2 is
-         * exactly 1 for ADAM_SKLEARN (step = lr_t): w·1 = w and √s/1 = √s,
-         * so each kind gets its own formula's bits */
+        /* decay is exactly 1 unless AdamW has weight decay (w·1 = w);
+         * eps is ε·√(1−β2ᵗ) for torch's kinds (optim_tmpl.h) */
         for (int64_t i = 0; i < n; i++) {
             T m = b1 * s1[i] + omb1 * g[i];
             T s = b2 * s2[i] + omb2 * g[i] * g[i];
             s1[i] = m;
             s2[i] = s;
-            w[i] = w[i] * decay - step * m / (FM_SQRT(s) / c2 + eps);
+            w[i] = w[i] * decay - step * m / (FM_SQRT(s) + eps);
         }
         break;
     default: break; /* kind validated by the caller */

@@ -14,7 +14,7 @@
  * the flags pick the loop variant so that no loop tests them per element. */
 typedef struct {
     fm_opt_kind_t kind;
-    T lr, mu, b1, omb1, b2, omb2, step, c2, eps, decay;
+    T lr, mu, b1, omb1, b2, omb2, step, eps, decay;
     T l2, l1, wd;               /* penalty folded into the raw gradient */
     int has_l2, has_l1, has_wd; /* each term only when its coefficient ≠ 0 */
     int penalised;              /* any of the three */
@@ -34,9 +34,12 @@ typedef struct {
  *  ADAM / ADAMW (torch, non-capturable form):
  *    AdamW: w = w·(1 − lr·wd) first (decoupled decay)
  *    m = β1·m + (1−β1)·g;  s = β2·s + (1−β2)·g·g
- *    w = w − step·m / (√s / c2 + ε),  step = lr/(1−β1ᵗ), c2 = √(1−β2ᵗ)
+ *    w = w − lr/(1−β1ᵗ)·m / (√s/√(1−β2ᵗ) + ε), computed as
+ *    w = w − lr_t·m / (√s + ε·√(1−β2ᵗ)),  lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ):
+ *    the same value (both sides times √(1−β2ᵗ)) with one division per
+ *    element instead of two; the divider is what bounds this loop
  *  ADAM_SKLEARN (scikit-learn AdamOptimizer): m, s as Adam,
- *    w = w − lr_t·m / (√s + ε),  lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ)
+ *    w = w − lr_t·m / (√s + ε)
  * Penalty (every kind): g' = ((g + l2·w) + l1·sign(w)) + wd·w, where the
  * coupled wd term is absent for AdamW. */
 static FM_SFX(opt_coef_t) FM_SFX(opt_coefs)(const fm_optim_t *o, int64_t t,
@@ -66,13 +69,11 @@ static FM_SFX(opt_coef_t) FM_SFX(opt_coefs)(const fm_optim_t *o, int64_t t,
         c.omb1 = (T)(1.0 - o->beta1);
         c.b2 = (T)o->beta2;
         c.omb2 = (T)(1.0 - o->beta2);
-        if (o->kind == FM_OPT_ADAM_SKLEARN) {
-            c.step = (T)(o->lr * sqrt(bc2) / bc1); /* lr_t */
-            c.c2 = (T)1;
-        } else {
-            c.step = (T)(o->lr / bc1);
-            c.c2 = (T)sqrt(bc2);
-        }
+        /* lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ) for every kind; torch's ε, added
+         * to the bias-corrected √s, becomes ε·√(1−β2ᵗ) on the raw one */
+        c.step = (T)(o->lr * sqrt(bc2) / bc1);
+        c.eps = (T)(o->kind == FM_OPT_ADAM_SKLEARN ? o->eps
+                                                   : o->eps * sqrt(bc2));
         if (o->kind == FM_OPT_ADAMW && o->weight_decay != 0)
             c.decay = (T)(1.0 - o->lr * o->weight_decay);
         break;

@@ -995,9 +995,13 @@ def _optim_step(o, t, w, g, s1, s2, l2, l1):
                 w -= lr * u
         else:
             # Adam family: m = β1·m + (1−β1)·g;  s = β2·s + (1−β2)·g·g
-            b1, b2, eps = o["beta1"], o["beta2"], T(o["eps"])
+            b1, b2 = o["beta1"], o["beta2"]
             bc1 = 1.0 - b1 ** float(t)
             bc2 = 1.0 - b2 ** float(t)
+            # lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ);  w = w − lr_t·m/(√s + ε'), where
+            # ε' = ε for sklearn and ε·√(1−β2ᵗ) for torch, whose
+            # w − lr/(1−β1ᵗ)·m/(√s/√(1−β2ᵗ) + ε) is the same value
+            eps = T(o["eps"] if kind == "adam_sklearn" else o["eps"] * math.sqrt(bc2))
             if kind == "adamw" and wd != 0:
                 # decoupled decay first:  w = w·(1 − lr·wd)
                 w *= T(1.0 - o["lr"] * wd)
@@ -1009,15 +1013,8 @@ def _optim_step(o, t, w, g, s1, s2, l2, l1):
             s2 *= T(b2)
             s2 += tmp
             den = np.sqrt(s2, out=tmp)
-            if kind == "adam_sklearn":
-                # lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ);  w = w − lr_t·m/(√s + ε)
-                den += eps
-                upd = T(o["lr"] * math.sqrt(bc2) / bc1) * s1
-            else:
-                # torch: w = w − step·m/(√s/c2 + ε), step = lr/(1−β1ᵗ), c2 = √(1−β2ᵗ)
-                den /= T(math.sqrt(bc2))
-                den += eps
-                upd = T(o["lr"] / bc1) * s1
+            den += eps
+            upd = T(o["lr"] * math.sqrt(bc2) / bc1) * s1
             upd /= den
             w -= upd
     return asum

@@ -19,6 +19,9 @@ SIZES = [1, 3, 7, 17, 31, 33, 63, 65, 127, 129, 255, 257]
 # every position, and the edge tiles of every micro-kernel are exercised.
 SHAPES = [(m, SIZES[(i + 3) % 12], SIZES[(i + 7) % 12]) for i, m in enumerate(SIZES)]
 SHAPES += [(1, 1, 1), (257, 1, 129), (1, 257, 65), (128, 256, 784), (784, 256, 128)]
+# op(A) over 512 KiB, and B rows over 2 KiB apart: the packed path (the
+# shapes above read A and B in place)
+SHAPES += [(600, 65, 300), (65, 600, 65)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -47,18 +50,36 @@ def test_gemm_beta_zero_ignores_nan_in_C(isa, dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_gemm_results_do_not_depend_on_thread_count(dtype, rng):
-    A = rng.standard_normal((300, 513)).astype(dtype)
-    B = rng.standard_normal((513, 257)).astype(dtype)
+@pytest.mark.parametrize("trans_a,M,N,K", [(0, 300, 257, 513), (0, 128, 256, 784),
+                                          (1, 784, 256, 128), (0, 128, 10, 128)])
+def test_gemm_results_do_not_depend_on_thread_count(dtype, trans_a, M, N, K, rng):
+    A = rng.standard_normal((K, M) if trans_a else (M, K)).astype(dtype)
+    B = rng.standard_normal((K, N)).astype(dtype)
     before = _core.get_num_threads()
     try:
         _core.set_num_threads(1)
-        one = _core.gemm(A, B)
+        one = _core.gemm(A, B, trans_a)
         _core.set_num_threads(2)
-        two = _core.gemm(A, B)
+        two = _core.gemm(A, B, trans_a)
     finally:
         _core.set_num_threads(before)
     assert np.array_equal(one, two)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("trans_a", [0, 1])
+def test_gemm_in_place_and_packed_paths_give_the_same_bits(isa, dtype, trans_a, rng):
+    # 128 rows of op(A) are read in place; with 1,000 zero rows below them
+    # op(A) is too large for that and is packed.  Both sum each element
+    # over the same kc blocks in the same order.
+    M, N, K = 128, 96, 500  # op(A): 256 KiB in float32, 500 KB in float64
+    A = rng.standard_normal((M, K)).astype(dtype)
+    big = np.vstack([A, np.zeros((1000, K), dtype)])
+    B = rng.standard_normal((K, N)).astype(dtype)
+    op = (lambda a: np.ascontiguousarray(a.T)) if trans_a else (lambda a: a)
+    small = _core.gemm(op(A), B, trans_a)
+    packed = _core.gemm(op(big), B, trans_a)[:M]
+    assert np.array_equal(small, packed)
 
 
 @pytest.mark.parametrize("name", sorted(available_isas()))

@@ -31,8 +31,10 @@ static const int64_t SIZES[] = {0,  1,  3,  7,   17,  31, 33,
 /* Shapes with M·N·K above this are run only from LARGE below: the naive
  * reference is the slow part of the test. */
 #define MNK_LIMIT 1000000
-static const int64_t LARGE[][3] = {
-    {257, 255, 129}, {129, 257, 255}, {255, 127, 257}, {257, 257, 257}};
+/* The last: op(A) over 512 KiB, packed rather than read in place. */
+static const int64_t LARGE[][3] = {{257, 255, 129}, {129, 257, 255},
+                                   {255, 127, 257}, {257, 257, 257},
+                                   {700, 65, 257}};
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */

@@ -245,7 +245,7 @@ static void test_penalty(void) {
 }
 
 /* float32: coefficients are formed in double and rounded to float once
- * (T(1−β), T(lr/(1−β1ᵗ)), T(√(1−β2ᵗ)), ...), and the element arithmetic
+ * (T(1−β), T(lr·√(1−β2ᵗ)/(1−β1ᵗ)), T(ε·√(1−β2ᵗ)), ...), and the element arithmetic
  * is float in the order MATH.md writes it.  These mirrors follow the page
  * literally; the library must match them bit for bit over 12 steps. */
 static void mirror_f32(fm_opt_kind_t kind, const fm_optim_t *o, int t,
@@ -276,9 +276,9 @@ static void mirror_f32(fm_opt_kind_t kind, const fm_optim_t *o, int t,
                 wi = wi * (float)(1.0 - o->lr * o->weight_decay);
             s1[i] = (float)o->beta1 * s1[i] + (float)(1.0 - o->beta1) * gi;
             s2[i] = (float)o->beta2 * s2[i] + (float)(1.0 - o->beta2) * gi * gi;
-            float step = (float)(o->lr / (1.0 - pow(o->beta1, t)));
-            float c2 = (float)sqrt(1.0 - pow(o->beta2, t));
-            w[i] = wi - step * s1[i] / (sqrtf(s2[i]) / c2 + (float)o->eps);
+            const double c2 = sqrt(1.0 - pow(o->beta2, t));
+            float lr_t = (float)(o->lr * c2 / (1.0 - pow(o->beta1, t)));
+            w[i] = wi - lr_t * s1[i] / (sqrtf(s2[i]) + (float)(o->eps * c2));
             break;
         }
         case FM_OPT_ADAM_SKLEARN: {
