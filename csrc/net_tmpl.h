@@ -32,8 +32,8 @@ static double FM_SFX(net_penalty)(const fm_net_t *net, double l2, double l1,
     return pen;
 }
 
-/* Step 1.  Z_l, A_l (n, u_l) for every layer from X (n, n_in) into the
- * training views; where p_l > 0 (and dropout_on) also D_l = dropout(A_l)
+/* Step 1.  A_l (n, u_l) for every layer from X (n, n_in) into the
+ * training views, and Z_l where it is read later (see below); where p_l > 0 (and dropout_on) also D_l = dropout(A_l)
  * with mask M_l, and D_l (not A_l) feeds layer l+1. */
 static int FM_SFX(net_forward_train)(fm_net_t *net, uint64_t seed, int64_t n,
                                      const T *X, int dropout_on) {
@@ -44,9 +44,13 @@ static int FM_SFX(net_forward_train)(fm_net_t *net, uint64_t seed, int64_t n,
     for (int l = 0; l < L; l++) {
         const fm_layer_t *ly = &net->layers[l];
         fm__lview_t *v = &net->lv[l];
-        /* Z_l = H_l·W_l + b_l,  A_l = g_l(Z_l) */
+        /* Z_l = H_l·W_l + b_l,  A_l = g_l(Z_l).  Z_l is kept only where
+         * something reads it: the loss (last layer) or a derivative that
+         * needs Z (GELU); the others are computed from A_l, and not
+         * storing Z saves a copy of every hidden layer per step. */
+        T *Z = l == L - 1 || fm_act_needs_z(ly->act) ? (T *)v->Z : NULL;
         int st = FM_SFX(fm_dense_forward)(
-            (T *)v->Z, (T *)v->A, H, ldh, (const T *)v->W, (const T *)v->b, n,
+            Z, (T *)v->A, H, ldh, (const T *)v->W, (const T *)v->b, n,
             v->fan_in, v->units, ly->act, ly->act_param);
         if (st != FM_OK) return st;
         H = (const T *)v->A;
