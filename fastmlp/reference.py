@@ -1753,7 +1753,7 @@ class Net:
         """(mean loss, penalty) on (X, Y, sw) without dropout or update.
 
         Mirror of ``fm_net_evaluate`` (csrc/net.c); the penalty uses
-        W = Σw of this data.  (C evaluates in chunks of 256 rows and
+        W = Σw of this data.  (C evaluates in chunks of 128 rows and
         re-weights them, which rounds the reported value differently.)
 
         Returns
