@@ -951,7 +951,10 @@ def w5(res, cfg, args, threads, torch, torch_note, tol):
         m = fastmlp_model(layers, "c", "squared_error")
         m.build(W3_FEATURES)
         f = (lambda m=m: m.fit(Xs, ys, epochs=1, batch_size=W3_BATCH))
-        cs = [Contender("fastmlp", f, 1, threads.setter(t), t, "fastmlp")
+        # the narrow widths' epochs take a few ms: several per repetition,
+        # so that one burst of load does not decide a 1-vs-T ratio
+        inner = calls_for(f, target_s=0.05)
+        cs = [Contender("fastmlp", f, inner, threads.setter(t), t, "fastmlp")
               for t in sorted({1, T})]
         if torch is not None:
             tf = torch_epoch_fn(torch, W3_FEATURES, layers, Xs, ys, W3_BATCH, False)
