@@ -312,20 +312,10 @@ static int FM_SFX(gemm_small_m)(int trans_a, int64_t M, int64_t N, int64_t K,
      * FM_GEMM_STREAM_MIN_BYTES of it */
     const int nt = fm__threads_for(K * N * (int64_t)sizeof(T),
                                    FM_GEMM_STREAM_MIN_BYTES, n_chunks);
-    if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-        for (int64_t q = 0; q < n_chunks; q++)
-            FM_SFX(gemm_small_m_chunk)(blk, q, M, N, K, alpha, A, rsa, csa, B,
-                                       ldb, beta, C, ldc);
-    } else {
-        /* no parallel region: entering one costs a third of a
-         * microsecond, a tenth of a one-sample forward pass */
-        for (int64_t q = 0; q < n_chunks; q++)
-            FM_SFX(gemm_small_m_chunk)(blk, q, M, N, K, alpha, A, rsa, csa, B,
-                                       ldb, beta, C, ldc);
-    }
+    FM_FOR_ON_THREADS(nt, q, n_chunks,
+                      FM_SFX(gemm_small_m_chunk)(blk, q, M, N, K, alpha, A,
+                                                 rsa, csa, B, ldb, beta, C,
+                                                 ldc));
     return ep ? FM_SFX(gemm_epilogue)(ep, M, N, C, ldc, 0, 0) : FM_OK;
 }
 
@@ -435,7 +425,7 @@ static int FM_SFX(gemm_direct)(int trans_a, int trans_b, int64_t M,
     const int64_t n_split = by_cols ? n_jp : n_it;
     if (nt > n_split) nt = (int)n_split;
     struct FM_SFX(direct_part) r = {0, n_it, 0, n_jp};
-    if (nt == 1) /* no parallel region (see gemm_small_m) */
+    if (nt == 1) /* no parallel region (see FM_FOR_ON_THREADS) */
         return FM_SFX(gemm_direct_part)(blk, r, rows, M, N, K, kc, alpha, A,
                                         rsa, csa, B, ldb, beta, C, ldc, ep);
     int status = FM_OK;

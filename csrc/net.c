@@ -516,8 +516,6 @@ int fm_net_train_step(fm_net_t *net, const fm_train_cfg_t *cfg, int64_t n,
     return FM_OK;
 }
 
-/* One epoch over (X (n, n_in), Y (n, n_out), sw (n,) or NULL): permute,
- * cut into batches, one step each; stats cover the batches that ran. */
 /* Row i of X, Y and sw (when given) to row r of the batch buffers. */
 static void net_gather_row(fm_net_t *net, int64_t r, size_t i, const void *X,
                            const void *Y, const void *sw) {
@@ -528,6 +526,8 @@ static void net_gather_row(fm_net_t *net, int64_t r, size_t i, const void *X,
     if (sw) memcpy((char *)net->swb + r * es, (const char *)sw + i * es, es);
 }
 
+/* One epoch over (X (n, n_in), Y (n, n_out), sw (n,) or NULL): permute,
+ * cut into batches, one step each; stats cover the batches that ran. */
 int fm_net_train_epoch(fm_net_t *net, const fm_train_cfg_t *cfg, int64_t n,
                        const void *X, const void *Y, const void *sw,
                        int64_t epoch, fm_epoch_stats_t *stats) {
@@ -577,18 +577,9 @@ int fm_net_train_epoch(fm_net_t *net, const fm_train_cfg_t *cfg, int64_t n,
             const fm__order_t *o = net->order + start;
             const int nt = fm__threads_for((int64_t)m * (int64_t)xrow,
                                            FM_GATHER_PARALLEL_MIN_BYTES, m);
-            if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-                for (int64_t r = 0; r < m; r++)
-                    net_gather_row(net, r, (size_t)o[r].idx, X, Y, sw);
-            } else {
-                /* no parallel region: entering one costs a third of a
-                 * microsecond, a hundredth of a small network's step */
-                for (int64_t r = 0; r < m; r++)
-                    net_gather_row(net, r, (size_t)o[r].idx, X, Y, sw);
-            }
+            FM_FOR_ON_THREADS(nt, r, m,
+                              net_gather_row(net, r, (size_t)o[r].idx, X, Y,
+                                             sw));
             Xb = net->Xb, Yb = net->Yb, swb = sw ? net->swb : NULL;
         }
         fm__step_out_t so;

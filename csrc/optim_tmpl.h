@@ -184,24 +184,10 @@ int FM_SFX(fm_optim_step)(const fm_optim_t *opt, int64_t t, int64_t n, T *w,
         n_blocks < FM_OPT_MAX_CHUNKS ? n_blocks : FM_OPT_MAX_CHUNKS;
     double sums[FM_OPT_MAX_CHUNKS];
     const int nt = fm__threads_for(n, FM_OPT_PARALLEL_MIN, n_chunks);
-    if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-        for (int64_t k = 0; k < n_chunks; k++)
-            sums[k] = FM_SFX(opt_blocks)(&c, &f, want_sum, n,
-                                         n_blocks * k / n_chunks,
-                                         n_blocks * (k + 1) / n_chunks, w, g,
-                                         s1, s2);
-    } else {
-        /* the same chunks in order, outside any parallel region (entering
-         * one costs more than updating a small layer) */
-        for (int64_t k = 0; k < n_chunks; k++)
-            sums[k] = FM_SFX(opt_blocks)(&c, &f, want_sum, n,
-                                         n_blocks * k / n_chunks,
-                                         n_blocks * (k + 1) / n_chunks, w, g,
-                                         s1, s2);
-    }
+    FM_FOR_ON_THREADS(nt, k, n_chunks,
+                      sums[k] = FM_SFX(opt_blocks)(
+                          &c, &f, want_sum, n, n_blocks * k / n_chunks,
+                          n_blocks * (k + 1) / n_chunks, w, g, s1, s2));
     double asum = 0;
     for (int64_t k = 0; k < n_chunks; k++) asum += sums[k];
     if (abs_grad_sum != NULL) *abs_grad_sum = asum;
