@@ -94,6 +94,20 @@ typedef void fm_ukr_f64_t(int64_t k, double alpha, const double *Ap,
  * where the ISA has none (the generic table).
  */
 #define FM_CUKR_MAX_N 12
+
+/*
+ * Transposer, so that an untransposed A can feed the column kernel
+ * (X·W of a 10-class layer):
+ *   t[p·cukr_m + i] := A[i·lda + p]   for 0 <= p < k, 0 <= i < cukr_m,
+ * where rows i >= m (1 <= m <= cukr_m) repeat row m − 1; only the m rows
+ * of A are read.  t is 64-byte aligned and has room for k rounded up to
+ * a multiple of cukr_m rows of cukr_m (the rows past k are written with
+ * zeros).  NULL where the ISA has none.
+ */
+typedef void fm_trk_f32_t(int64_t k, const float *A, int64_t lda, int m,
+                          float *t);
+typedef void fm_trk_f64_t(int64_t k, const double *A, int64_t lda, int m,
+                          double *t);
 typedef void fm_cukr_f32_t(int64_t k, float alpha, const float *A,
                            int64_t lda, const float *B, int64_t ldb,
                            float beta, float *C, int64_t ldc, int m, int n);
@@ -122,6 +136,7 @@ typedef struct fm_ukr_blk_f32 {
     fm_ukr_f32_t *ukr;
     fm_sukr_f32_t *sukr;
     fm_cukr_f32_t *cukr;
+    fm_trk_f32_t *trk;
     int cukr_m;
     fm_rowk_f32_t *rowk;
 } fm_ukr_blk_f32_t;
@@ -132,6 +147,7 @@ typedef struct fm_ukr_blk_f64 {
     fm_ukr_f64_t *ukr;
     fm_sukr_f64_t *sukr;
     fm_cukr_f64_t *cukr;
+    fm_trk_f64_t *trk;
     int cukr_m;
     fm_rowk_f64_t *rowk;
 } fm_ukr_blk_f64_t;

@@ -362,20 +362,32 @@ static int FM_SFX(gemm_direct_part)(const struct FM_SFX(fm_ukr_blk) *blk,
     return status;
 }
 
-/* The column kernel's loops (op(A) = Aᵀ, N <= FM_CUKR_MAX_N): vector
- * tiles of cukr_m rows, each summed over the kc blocks as above. */
+/* The column kernel's loops over row tiles [r.it0, r.it1) of cukr_m
+ * rows (N <= FM_CUKR_MAX_N), each summed over the kc blocks as
+ * gemm_direct_part sums them.  An untransposed A is first transposed, one
+ * tile and block at a time, into the layout the kernel reads. */
 static int FM_SFX(gemm_direct_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
-                                    int64_t M, int64_t N, int64_t K,
-                                    int64_t kc, T alpha, const T *A,
-                                    int64_t lda, const T *B, int64_t ldb,
-                                    T beta, T *C, int64_t ldc,
+                                    struct FM_SFX(direct_part) r,
+                                    int trans_a, int64_t M, int64_t N,
+                                    int64_t K, int64_t kc, T alpha,
+                                    const T *A, int64_t lda, const T *B,
+                                    int64_t ldb, T beta, T *C, int64_t ldc,
                                     const fm_epilogue_t *ep) {
+    const int cm = blk->cukr_m;
+    _Alignas(FM_CACHELINE) T at[FM_GEMM_DIRECT_AT_BYTES / sizeof(T)];
     int status = FM_OK;
-    for (int64_t i0 = 0; i0 < M; i0 += blk->cukr_m) {
-        const int m = (int)(M - i0 < blk->cukr_m ? M - i0 : blk->cukr_m);
+    for (int64_t it = r.it0; it < r.it1; it++) {
+        const int64_t i0 = it * cm;
+        const int m = (int)(M - i0 < cm ? M - i0 : cm);
         for (int64_t pc = 0; pc < K; pc += kc) {
             const int64_t kcur = K - pc < kc ? K - pc : kc;
-            blk->cukr(kcur, alpha, A + pc * lda + i0, lda, B + pc * ldb, ldb,
+            const T *a = A + pc * lda + i0;
+            int64_t lda_t = lda;
+            if (!trans_a) {
+                blk->trk(kcur, A + i0 * lda + pc, lda, m, at);
+                a = at, lda_t = cm;
+            }
+            blk->cukr(kcur, alpha, a, lda_t, B + pc * ldb, ldb,
                       pc == 0 ? beta : (T)1, C + i0 * ldc, ldc, m, (int)N);
         }
         if (ep) {
@@ -384,6 +396,34 @@ static int FM_SFX(gemm_direct_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
         }
     }
     return status;
+}
+
+/* Whether gemm_direct takes the column kernel: few enough columns, the
+ * kernel there and, for an untransposed A, the transposer and room for
+ * a kc block of its tile (kc is a multiple of cukr_m in every table, so
+ * a block's rows rounded up to cukr_m stay within kc). */
+static int FM_SFX(gemm_direct_by_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
+                                       int trans_a, int64_t N) {
+    if (blk->cukr == NULL || N > FM_CUKR_MAX_N) return 0;
+    return trans_a || (blk->trk != NULL &&
+                       blk->kc * blk->cukr_m * (int64_t)sizeof(T) <=
+                           FM_GEMM_DIRECT_AT_BYTES);
+}
+
+/* One thread's rectangle of gemm_direct, by either kernel. */
+static int FM_SFX(gemm_direct_rect)(const struct FM_SFX(fm_ukr_blk) *blk,
+                                    int by_cukr, struct FM_SFX(direct_part) r,
+                                    int rows, int trans_a, int64_t M,
+                                    int64_t N, int64_t K, int64_t kc,
+                                    T alpha, const T *A, int64_t lda,
+                                    const T *B, int64_t ldb, T beta, T *C,
+                                    int64_t ldc, const fm_epilogue_t *ep) {
+    if (by_cukr)
+        return FM_SFX(gemm_direct_cols)(blk, r, trans_a, M, N, K, kc, alpha,
+                                        A, lda, B, ldb, beta, C, ldc, ep);
+    const int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
+    return FM_SFX(gemm_direct_part)(blk, r, rows, M, N, K, kc, alpha, A, rsa,
+                                    csa, B, ldb, beta, C, ldc, ep);
 }
 
 /* Products whose op(A) fits in L2 (gemm_use_direct): the MR×NR tiles
@@ -395,14 +435,15 @@ static int FM_SFX(gemm_direct_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
  * larger operand (each reads its own share of B and all of A), else
  * whole row tiles.  A transposed B (K·N·sizeof(T) <=
  * FM_GEMM_DIRECT_BT_BYTES) is first copied to op(B) row by row, as the
- * kernel reads it. */
+ * kernel reads it.  At most FM_CUKR_MAX_N columns go to the column
+ * kernel, whose vectors run along the rows of C: a row of 10 columns
+ * would fill 10 of 16 lanes. */
 static int FM_SFX(gemm_direct)(int trans_a, int trans_b, int64_t M,
                                int64_t N, int64_t K, T alpha, const T *A,
                                int64_t lda, const T *B, int64_t ldb, T beta,
                                T *C, int64_t ldc, const fm_epilogue_t *ep) {
     const struct FM_SFX(fm_ukr_blk) *blk = FM_SFX(fm_gemm_blk)();
     const int nr = blk->nr;
-    const int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
     /* the packed path's kc, so that both give the same bits */
     const int64_t nb = (K + blk->kc - 1) / blk->kc, kc = (K + nb - 1) / nb;
     _Alignas(FM_CACHELINE) T bt[FM_GEMM_DIRECT_BT_BYTES / sizeof(T)];
@@ -413,21 +454,22 @@ static int FM_SFX(gemm_direct)(int trans_a, int trans_b, int64_t M,
         B = bt;
         ldb = N;
     }
-    if (trans_a && blk->cukr != NULL && N <= FM_CUKR_MAX_N)
-        return FM_SFX(gemm_direct_cols)(blk, M, N, K, kc, alpha, A, lda, B,
-                                        ldb, beta, C, ldc, ep);
-
+    const int by_cukr = FM_SFX(gemm_direct_by_cols)(blk, trans_a, N);
     /* at most half a tile wide: tiles of FM_SUKR_NARROW_MR rows */
-    const int rows = 2 * N <= nr ? FM_SUKR_NARROW_MR : blk->mr;
-    const int64_t n_it = (M + rows - 1) / rows, n_jp = (N + nr - 1) / nr;
+    const int rows = by_cukr           ? blk->cukr_m
+                     : 2 * N <= nr     ? FM_SUKR_NARROW_MR
+                                       : blk->mr;
+    const int64_t n_it = (M + rows - 1) / rows;
+    const int64_t n_jp = by_cukr ? 1 : (N + nr - 1) / nr;
     int nt = fm_gemm_threads(M, N, K);
     const int by_cols = N >= M ? n_jp >= nt : n_it < nt;
     const int64_t n_split = by_cols ? n_jp : n_it;
     if (nt > n_split) nt = (int)n_split;
     struct FM_SFX(direct_part) r = {0, n_it, 0, n_jp};
     if (nt == 1) /* no parallel region (see FM_FOR_ON_THREADS) */
-        return FM_SFX(gemm_direct_part)(blk, r, rows, M, N, K, kc, alpha, A,
-                                        rsa, csa, B, ldb, beta, C, ldc, ep);
+        return FM_SFX(gemm_direct_rect)(blk, by_cukr, r, rows, trans_a, M, N,
+                                        K, kc, alpha, A, lda, B, ldb, beta, C,
+                                        ldc, ep);
     int status = FM_OK;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) firstprivate(r)
@@ -438,9 +480,9 @@ static int FM_SFX(gemm_direct)(int trans_a, int trans_b, int64_t M,
             r.jp0 = lo, r.jp1 = hi;
         else
             r.it0 = lo, r.it1 = hi;
-        const int s = FM_SFX(gemm_direct_part)(blk, r, rows, M, N, K, kc,
-                                               alpha, A, rsa, csa, B, ldb,
-                                               beta, C, ldc, ep);
+        const int s = FM_SFX(gemm_direct_rect)(blk, by_cukr, r, rows, trans_a,
+                                               M, N, K, kc, alpha, A, lda, B,
+                                               ldb, beta, C, ldc, ep);
         if (s != FM_OK) {
 #pragma omp atomic write
             status = s;

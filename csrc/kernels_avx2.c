@@ -20,6 +20,42 @@ static const int32_t fm_avx2_mask32[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
                                            0,  0,  0,  0,  0,  0,  0,  0};
 static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 
+/* In-register transposes for the transposer (kernels_x86_tmpl.h), as in
+ * kernels_avx512.c with one stage fewer: after the last, r[q] holds
+ * column q. */
+FM_UKR_TARGET __attribute__((always_inline)) static inline void
+fm_transpose_f32_avx2(__m256 r[8]) {
+    __m256 s[8];
+    for (int i = 0; i < 4; i++) {
+        s[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        s[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        r[4 * i] = _mm256_shuffle_ps(s[4 * i], s[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm256_shuffle_ps(s[4 * i], s[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm256_shuffle_ps(s[4 * i + 1], s[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm256_shuffle_ps(s[4 * i + 1], s[4 * i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; j++) {
+        s[j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x20);
+        s[4 + j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x31);
+    }
+    for (int j = 0; j < 8; j++) r[j] = s[j];
+}
+
+FM_UKR_TARGET __attribute__((always_inline)) static inline void
+fm_transpose_f64_avx2(__m256d r[4]) {
+    __m256d s[4];
+    for (int i = 0; i < 2; i++) {
+        s[2 * i] = _mm256_unpacklo_pd(r[2 * i], r[2 * i + 1]);
+        s[2 * i + 1] = _mm256_unpackhi_pd(r[2 * i], r[2 * i + 1]);
+    }
+    for (int c = 0; c < 2; c++) {
+        r[c] = _mm256_permute2f128_pd(s[c], s[2 + c], 0x20);
+        r[2 + c] = _mm256_permute2f128_pd(s[c], s[2 + c], 0x31);
+    }
+}
+
 /* float: 8 lanes, 6×16 tile */
 #define T float
 #define FM_UKR_NAME fm_ukr_f32_avx2_6x16
@@ -27,12 +63,16 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define FM_SUKR_NAME fm_sukr_f32_avx2_6x16
 #define FM_SFX_BODY fm_ukr_body_f32_avx2
 #define FM_CUKR_NAME fm_cukr_f32_avx2_8x12
+#define FM_CUKR_BODY fm_cukr_body_f32_avx2
+#define FM_TRK_NAME fm_trk_f32_avx2_8
+#define FM_TRANSPOSE_BLOCK fm_transpose_f32_avx2
 #define FM_SCALAR_FMA fmaf
 #define V __m256
 #define VL 8
 #define V_ZERO() _mm256_setzero_ps()
 #define V_SET1(x) _mm256_set1_ps(x)
 #define V_LOAD(p) _mm256_load_ps(p)
+#define V_STORE(p, v) _mm256_store_ps((p), (v))
 #define V_LOADU(p) _mm256_loadu_ps(p)
 #define V_STOREU(p, v) _mm256_storeu_ps((p), (v))
 #define V_BCAST(p) _mm256_broadcast_ss(p)
@@ -50,6 +90,9 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #undef FM_SUKR_NAME
 #undef FM_SFX_BODY
 #undef FM_CUKR_NAME
+#undef FM_CUKR_BODY
+#undef FM_TRK_NAME
+#undef FM_TRANSPOSE_BLOCK
 #undef FM_SCALAR_FMA
 #undef V
 #undef VL
@@ -57,6 +100,7 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #undef V_SET1
 #undef V_LOAD
 #undef V_LOADU
+#undef V_STORE
 #undef V_STOREU
 #undef V_BCAST
 #undef V_MUL
@@ -73,12 +117,16 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define FM_SUKR_NAME fm_sukr_f64_avx2_6x8
 #define FM_SFX_BODY fm_ukr_body_f64_avx2
 #define FM_CUKR_NAME fm_cukr_f64_avx2_4x12
+#define FM_CUKR_BODY fm_cukr_body_f64_avx2
+#define FM_TRK_NAME fm_trk_f64_avx2_4
+#define FM_TRANSPOSE_BLOCK fm_transpose_f64_avx2
 #define FM_SCALAR_FMA fma
 #define V __m256d
 #define VL 4
 #define V_ZERO() _mm256_setzero_pd()
 #define V_SET1(x) _mm256_set1_pd(x)
 #define V_LOAD(p) _mm256_load_pd(p)
+#define V_STORE(p, v) _mm256_store_pd((p), (v))
 #define V_LOADU(p) _mm256_loadu_pd(p)
 #define V_STOREU(p, v) _mm256_storeu_pd((p), (v))
 #define V_BCAST(p) _mm256_broadcast_sd(p)
@@ -96,6 +144,9 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #undef FM_SUKR_NAME
 #undef FM_SFX_BODY
 #undef FM_CUKR_NAME
+#undef FM_CUKR_BODY
+#undef FM_TRK_NAME
+#undef FM_TRANSPOSE_BLOCK
 #undef FM_SCALAR_FMA
 #undef V
 #undef VL
@@ -103,6 +154,7 @@ static const int64_t fm_avx2_mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #undef V_SET1
 #undef V_LOAD
 #undef V_LOADU
+#undef V_STORE
 #undef V_STOREU
 #undef V_BCAST
 #undef V_MUL
@@ -121,11 +173,13 @@ const fm_ukr_table_t fm__ukr_avx2 = {
     .f32 = {.mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 4080,
             .ukr = fm_ukr_f32_avx2_6x16,
             .sukr = fm_sukr_f32_avx2_6x16,
-            .cukr = fm_cukr_f32_avx2_8x12, .cukr_m = 8, .rowk = fm_rowk_f32_avx2},
+            .cukr = fm_cukr_f32_avx2_8x12, .trk = fm_trk_f32_avx2_8,
+            .cukr_m = 8, .rowk = fm_rowk_f32_avx2},
     .f64 = {.mr = 6, .nr = 8, .mc = 72, .kc = 256, .nc = 4080,
             .ukr = fm_ukr_f64_avx2_6x8,
             .sukr = fm_sukr_f64_avx2_6x8,
-            .cukr = fm_cukr_f64_avx2_4x12, .cukr_m = 4, .rowk = fm_rowk_f64_avx2},
+            .cukr = fm_cukr_f64_avx2_4x12, .trk = fm_trk_f64_avx2_4,
+            .cukr_m = 4, .rowk = fm_rowk_f64_avx2},
 };
 
 #else

@@ -14,6 +14,57 @@
 
 #define FM_UKR_TARGET __attribute__((target("avx512f")))
 
+/* In-register transposes for the transposer (kernels_x86_tmpl.h): each
+ * stage interleaves ever larger pieces (elements, pairs, 128-bit lanes,
+ * 256-bit halves) of rows that are ever further apart; after the last,
+ * r[q] holds column q. */
+FM_UKR_TARGET __attribute__((always_inline)) static inline void
+fm_transpose_f32_avx512(__m512 r[16]) {
+    __m512 s[16];
+    for (int i = 0; i < 8; i++) {
+        s[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        s[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(s[4 * i], s[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(s[4 * i], s[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(s[4 * i + 1], s[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(s[4 * i + 1], s[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            s[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j],
+                                                r[8 * i + 4 + j], 0x88);
+            s[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j],
+                                                    r[8 * i + 4 + j], 0xDD);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_f32x4(s[j], s[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(s[j], s[8 + j], 0xDD);
+    }
+}
+
+FM_UKR_TARGET __attribute__((always_inline)) static inline void
+fm_transpose_f64_avx512(__m512d r[8]) {
+    __m512d s[8];
+    for (int i = 0; i < 4; i++) {
+        s[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
+        s[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int c = 0; c < 2; c++) {
+            r[4 * i + c] = _mm512_shuffle_f64x2(s[4 * i + c],
+                                                s[4 * i + 2 + c], 0x88);
+            r[4 * i + 2 + c] = _mm512_shuffle_f64x2(s[4 * i + c],
+                                                    s[4 * i + 2 + c], 0xDD);
+        }
+    for (int j = 0; j < 4; j++) {
+        s[j] = _mm512_shuffle_f64x2(r[j], r[4 + j], 0x88);
+        s[4 + j] = _mm512_shuffle_f64x2(r[j], r[4 + j], 0xDD);
+    }
+    for (int j = 0; j < 8; j++) r[j] = s[j];
+}
+
 /* float: 16 lanes, 6×32 tile */
 #define T float
 #define FM_UKR_NAME fm_ukr_f32_avx512_6x32
@@ -21,12 +72,16 @@
 #define FM_SUKR_NAME fm_sukr_f32_avx512_6x32
 #define FM_SFX_BODY fm_ukr_body_f32_avx512
 #define FM_CUKR_NAME fm_cukr_f32_avx512_16x12
+#define FM_CUKR_BODY fm_cukr_body_f32_avx512
+#define FM_TRK_NAME fm_trk_f32_avx512_16
+#define FM_TRANSPOSE_BLOCK fm_transpose_f32_avx512
 #define FM_SCALAR_FMA fmaf
 #define V __m512
 #define VL 16
 #define V_ZERO() _mm512_setzero_ps()
 #define V_SET1(x) _mm512_set1_ps(x)
 #define V_LOAD(p) _mm512_load_ps(p)
+#define V_STORE(p, v) _mm512_store_ps((p), (v))
 #define V_LOADU(p) _mm512_loadu_ps(p)
 #define V_STOREU(p, v) _mm512_storeu_ps((p), (v))
 #define V_BCAST(p) _mm512_set1_ps(*(p))
@@ -43,6 +98,9 @@
 #undef FM_SUKR_NAME
 #undef FM_SFX_BODY
 #undef FM_CUKR_NAME
+#undef FM_CUKR_BODY
+#undef FM_TRK_NAME
+#undef FM_TRANSPOSE_BLOCK
 #undef FM_SCALAR_FMA
 #undef V
 #undef VL
@@ -50,6 +108,7 @@
 #undef V_SET1
 #undef V_LOAD
 #undef V_LOADU
+#undef V_STORE
 #undef V_STOREU
 #undef V_BCAST
 #undef V_MUL
@@ -66,12 +125,16 @@
 #define FM_SUKR_NAME fm_sukr_f64_avx512_6x16
 #define FM_SFX_BODY fm_ukr_body_f64_avx512
 #define FM_CUKR_NAME fm_cukr_f64_avx512_8x12
+#define FM_CUKR_BODY fm_cukr_body_f64_avx512
+#define FM_TRK_NAME fm_trk_f64_avx512_8
+#define FM_TRANSPOSE_BLOCK fm_transpose_f64_avx512
 #define FM_SCALAR_FMA fma
 #define V __m512d
 #define VL 8
 #define V_ZERO() _mm512_setzero_pd()
 #define V_SET1(x) _mm512_set1_pd(x)
 #define V_LOAD(p) _mm512_load_pd(p)
+#define V_STORE(p, v) _mm512_store_pd((p), (v))
 #define V_LOADU(p) _mm512_loadu_pd(p)
 #define V_STOREU(p, v) _mm512_storeu_pd((p), (v))
 #define V_BCAST(p) _mm512_set1_pd(*(p))
@@ -88,6 +151,9 @@
 #undef FM_SUKR_NAME
 #undef FM_SFX_BODY
 #undef FM_CUKR_NAME
+#undef FM_CUKR_BODY
+#undef FM_TRK_NAME
+#undef FM_TRANSPOSE_BLOCK
 #undef FM_SCALAR_FMA
 #undef V
 #undef VL
@@ -95,6 +161,7 @@
 #undef V_SET1
 #undef V_LOAD
 #undef V_LOADU
+#undef V_STORE
 #undef V_STOREU
 #undef V_BCAST
 #undef V_MUL
@@ -113,11 +180,13 @@ const fm_ukr_table_t fm__ukr_avx512 = {
     .f32 = {.mr = 6, .nr = 32, .mc = 240, .kc = 192, .nc = 4064,
             .ukr = fm_ukr_f32_avx512_6x32,
             .sukr = fm_sukr_f32_avx512_6x32,
-            .cukr = fm_cukr_f32_avx512_16x12, .cukr_m = 16, .rowk = fm_rowk_f32_avx512},
+            .cukr = fm_cukr_f32_avx512_16x12, .trk = fm_trk_f32_avx512_16,
+            .cukr_m = 16, .rowk = fm_rowk_f32_avx512},
     .f64 = {.mr = 6, .nr = 16, .mc = 120, .kc = 192, .nc = 4064,
             .ukr = fm_ukr_f64_avx512_6x16,
             .sukr = fm_sukr_f64_avx512_6x16,
-            .cukr = fm_cukr_f64_avx512_8x12, .cukr_m = 8, .rowk = fm_rowk_f64_avx512},
+            .cukr = fm_cukr_f64_avx512_8x12, .trk = fm_trk_f64_avx512_8,
+            .cukr_m = 8, .rowk = fm_rowk_f64_avx512},
 };
 
 #else

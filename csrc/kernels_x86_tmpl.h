@@ -17,11 +17,16 @@
  *   FM_SUKR_NAME      unpacked kernel name, e.g. fm_sukr_f32_avx2_6x16
  *   FM_SFX_BODY       name of their shared body
  *   FM_CUKR_NAME      column kernel name, e.g. fm_cukr_f32_avx2_8x12
+ *   FM_CUKR_BODY      name of its body
+ *   FM_TRK_NAME       transposer name, e.g. fm_trk_f32_avx2_8
+ *   FM_TRANSPOSE_BLOCK(r)  transposes V r[VL] in registers: r[q] := the
+ *                     old column q (inline, ISA- and dtype-specific)
  *   FM_SCALAR_FMA     fmaf or fma
  *   FM_ROWK_NAME      row kernel name
  *   FM_UKR_TARGET     function attribute, e.g. target("avx2,fma")
  *   V, VL             vector type and its number of lanes (NR = 2·VL)
- *   V_ZERO() V_SET1(x) V_LOAD(p) (aligned) V_LOADU(p) V_STOREU(p, v)
+ *   V_ZERO() V_SET1(x) V_LOAD(p) V_STORE(p, v) (aligned) V_LOADU(p)
+ *   V_STOREU(p, v)
  *   V_BCAST(p) (broadcast *p) V_MUL(a, b) V_FMA(a, b, c) (a·b + c, fused)
  *   VM, VM_FIRST(n)   mask type and the mask of lanes 0..n-1 (0 <= n <= VL)
  *   V_MASKLOAD(p, mk) V_MASKSTORE(p, mk, v)   lanes outside mk untouched
@@ -195,20 +200,21 @@ static void FM_SUKR_NAME(int64_t k, T alpha, const T *A, int64_t rsa,
  * per column j, so no lane is wasted on N = 10; the tile is then written
  * through a small stack copy (C's columns are strided).  Each element is
  * still one FMA chain in increasing p with the same two final roundings,
- * so it equals what the other kernels give it. */
+ * so it equals what the other kernels give it.
+ *
+ * The body is inlined once per column count nc, a constant there, so that
+ * only nc FMAs run per p (the loop is bound by FMA throughput) and their
+ * offsets into B's row are constants. */
 #define FM_CUKR_EACH(X) \
     X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-/* column j's accumulator, and its offset in a row of B: columns past n
- * read column n − 1 again (valid memory; never stored) */
-#define FM_CUKR_INIT(j)                                                    \
-    V x##j = V_ZERO();                                                     \
-    const int64_t o##j = (j) < n ? (j) : n - 1;
-#define FM_CUKR_FMA(j) x##j = V_FMA(a, V_BCAST(b + o##j), x##j);
-#define FM_CUKR_SPILL(j) V_STOREU(tile[j], V_MUL(va, x##j));
-FM_UKR_TARGET
-static void FM_CUKR_NAME(int64_t k, T alpha, const T *A, int64_t lda,
-                         const T *B, int64_t ldb, T beta, T *C, int64_t ldc,
-                         int m, int n) {
+#define FM_CUKR_INIT(j) V x##j = V_ZERO();
+#define FM_CUKR_FMA(j) \
+    if ((j) < nc) x##j = V_FMA(a, V_BCAST(b + (j)), x##j);
+#define FM_CUKR_SPILL(j) \
+    if ((j) < nc) V_STORE(tile[j], V_MUL(va, x##j));
+__attribute__((always_inline)) FM_UKR_TARGET static inline void
+FM_CUKR_BODY(const int nc, int64_t k, T alpha, const T *A, int64_t lda,
+             const T *B, int64_t ldb, int m, T tile[FM_CUKR_MAX_N][VL]) {
     FM_CUKR_EACH(FM_CUKR_INIT)
     const VM mk = VM_FIRST(m);
     for (int64_t p = 0; p < k; p++) {
@@ -217,8 +223,19 @@ static void FM_CUKR_NAME(int64_t k, T alpha, const T *A, int64_t lda,
         FM_CUKR_EACH(FM_CUKR_FMA)
     }
     const V va = V_SET1(alpha);
-    _Alignas(64) T tile[12][VL];
     FM_CUKR_EACH(FM_CUKR_SPILL)
+}
+
+#define FM_CUKR_CASE(j) \
+    case (j) + 1:                                                          \
+        FM_CUKR_BODY((j) + 1, k, alpha, A, lda, B, ldb, m, tile);          \
+        break;
+FM_UKR_TARGET
+static void FM_CUKR_NAME(int64_t k, T alpha, const T *A, int64_t lda,
+                         const T *B, int64_t ldb, T beta, T *C, int64_t ldc,
+                         int m, int n) {
+    _Alignas(64) T tile[FM_CUKR_MAX_N][VL];
+    switch (n) { FM_CUKR_EACH(FM_CUKR_CASE) }
     for (int i = 0; i < m; i++) {
         T *c = C + (int64_t)i * ldc;
         if (beta == 0)
@@ -232,6 +249,25 @@ static void FM_CUKR_NAME(int64_t k, T alpha, const T *A, int64_t lda,
 #undef FM_CUKR_INIT
 #undef FM_CUKR_FMA
 #undef FM_CUKR_SPILL
+#undef FM_CUKR_CASE
+
+/* Transposer (gemm_kernels.h), VL × VL blocks through registers:
+ * VL row loads, FM_TRANSPOSE_BLOCK's shuffles, VL aligned stores.  The
+ * last block's columns past k are masked off the loads (zero) and still
+ * stored, which is why t has room for k rounded up to VL. */
+FM_UKR_TARGET
+static void FM_TRK_NAME(int64_t k, const T *A, int64_t lda, int m, T *t) {
+    for (int64_t p0 = 0; p0 < k; p0 += VL) {
+        const int kk = k - p0 < VL ? (int)(k - p0) : VL;
+        const VM mk = VM_FIRST(kk);
+        V r[VL];
+        for (int i = 0; i < VL; i++)
+            r[i] = V_MASKLOAD(A + (int64_t)(i < m ? i : m - 1) * lda + p0,
+                              mk);
+        FM_TRANSPOSE_BLOCK(r);
+        for (int q = 0; q < VL; q++) V_STORE(t + (p0 + q) * VL, r[q]);
+    }
+}
 
 /* Row kernel (gemm_kernels.h): c[0:n] := beta·c + alpha·Σ_p a[p·sa]·B[p,:],
  * n <= FM_ROWK_MAX_N, B unpacked.  Columns in blocks of 8 vectors, one

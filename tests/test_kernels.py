@@ -22,6 +22,9 @@ SHAPES += [(1, 1, 1), (257, 1, 129), (1, 257, 65), (128, 256, 784), (784, 256, 1
 # op(A) over 512 KiB, and B rows over 2 KiB apart: the packed path (the
 # shapes above read A and B in place)
 SHAPES += [(600, 65, 300), (65, 600, 65)]
+# at most 12 columns: the column kernel, over several kc blocks and a
+# part tile; and with enough rows for two threads
+SHAPES += [(37, 10, 300), (3000, 11, 40)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -51,7 +54,8 @@ def test_gemm_beta_zero_ignores_nan_in_C(isa, dtype, rng):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("trans_a,M,N,K", [(0, 300, 257, 513), (0, 128, 256, 784),
-                                          (1, 784, 256, 128), (0, 128, 10, 128)])
+                                          (1, 784, 256, 128), (0, 128, 10, 128),
+                                          (0, 3000, 11, 40), (1, 3000, 11, 40)])
 def test_gemm_results_do_not_depend_on_thread_count(dtype, trans_a, M, N, K, rng):
     A = rng.standard_normal((K, M) if trans_a else (M, K)).astype(dtype)
     B = rng.standard_normal((K, N)).astype(dtype)
@@ -68,12 +72,13 @@ def test_gemm_results_do_not_depend_on_thread_count(dtype, trans_a, M, N, K, rng
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("trans_a", [0, 1])
-@pytest.mark.parametrize("N", [96, 10])  # 10 and trans_a: the column kernel
+@pytest.mark.parametrize("N", [96, 10])  # 10: the column kernel
 def test_gemm_in_place_and_packed_paths_give_the_same_bits(isa, dtype, trans_a, N, rng):
-    # 128 rows of op(A) are read in place; with 1,000 zero rows below them
-    # op(A) is too large for that and is packed.  Both sum each element
-    # over the same kc blocks in the same order.
-    M, K = 128, 500  # op(A): 256 KiB in float32, 500 KB in float64
+    # 125 rows of op(A) (not a whole number of tiles) are read in place;
+    # with 1,000 zero rows below them op(A) is too large for that and is
+    # packed.  Both sum each element over the same kc blocks in the same
+    # order.
+    M, K = 125, 500  # op(A): 250 KB in float32, 500 KB in float64
     A = rng.standard_normal((M, K)).astype(dtype)
     big = np.vstack([A, np.zeros((1000, K), dtype)])
     B = rng.standard_normal((K, N)).astype(dtype)
