@@ -48,7 +48,7 @@
  * buffer; larger ones are packed. */
 #define FM_GEMM_DIRECT_BT_BYTES ((int64_t)32 << 10)
 /* gemm_direct's stack buffer for one kc block of a column-kernel tile of
- * an untransposed A: kc · cukr_m elements, 12 KiB in every table. */
+ * an untransposed A: kc · cukr_m elements, at most 12 KiB in the tables. */
 #define FM_GEMM_DIRECT_AT_BYTES ((int64_t)12 << 10)
 
 #ifndef FM_GEMM_BP_BYTES

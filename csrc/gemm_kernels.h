@@ -96,18 +96,16 @@ typedef void fm_ukr_f64_t(int64_t k, double alpha, const double *Ap,
 #define FM_CUKR_MAX_N 12
 
 /*
- * Transposer, so that an untransposed A can feed the column kernel
- * (X·W of a 10-class layer):
- *   t[p·cukr_m + i] := A[i·lda + p]   for 0 <= p < k, 0 <= i < cukr_m,
- * where rows i >= m (1 <= m <= cukr_m) repeat row m − 1; only the m rows
- * of A are read.  t is 64-byte aligned and has room for k rounded up to
- * a multiple of cukr_m rows of cukr_m (the rows past k are written with
- * zeros).  NULL where the ISA has none.
+ * Transposer: D[p·ldd + i] := S[i·lds + p] for 0 <= i < rows and
+ * 0 <= p < cols, i.e. D (cols, rows) = Sᵀ.  Reads only those rows×cols
+ * elements of S and writes only those of D.  For the column kernel's
+ * tiles of an untransposed A (X·W of a 10-class layer) and gemm_direct's
+ * copy of a transposed B.  NULL where the ISA has none.
  */
-typedef void fm_trk_f32_t(int64_t k, const float *A, int64_t lda, int m,
-                          float *t);
-typedef void fm_trk_f64_t(int64_t k, const double *A, int64_t lda, int m,
-                          double *t);
+typedef void fm_trm_f32_t(int64_t rows, int64_t cols, const float *S,
+                          int64_t lds, float *D, int64_t ldd);
+typedef void fm_trm_f64_t(int64_t rows, int64_t cols, const double *S,
+                          int64_t lds, double *D, int64_t ldd);
 typedef void fm_cukr_f32_t(int64_t k, float alpha, const float *A,
                            int64_t lda, const float *B, int64_t ldb,
                            float beta, float *C, int64_t ldc, int m, int n);
@@ -136,7 +134,7 @@ typedef struct fm_ukr_blk_f32 {
     fm_ukr_f32_t *ukr;
     fm_sukr_f32_t *sukr;
     fm_cukr_f32_t *cukr;
-    fm_trk_f32_t *trk;
+    fm_trm_f32_t *trm;
     int cukr_m;
     fm_rowk_f32_t *rowk;
 } fm_ukr_blk_f32_t;
@@ -147,7 +145,7 @@ typedef struct fm_ukr_blk_f64 {
     fm_ukr_f64_t *ukr;
     fm_sukr_f64_t *sukr;
     fm_cukr_f64_t *cukr;
-    fm_trk_f64_t *trk;
+    fm_trm_f64_t *trm;
     int cukr_m;
     fm_rowk_f64_t *rowk;
 } fm_ukr_blk_f64_t;

@@ -384,7 +384,7 @@ static int FM_SFX(gemm_direct_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
             const T *a = A + pc * lda + i0;
             int64_t lda_t = lda;
             if (!trans_a) {
-                blk->trk(kcur, A + i0 * lda + pc, lda, m, at);
+                blk->trm(m, kcur, A + i0 * lda + pc, lda, at, cm);
                 a = at, lda_t = cm;
             }
             blk->cukr(kcur, alpha, a, lda_t, B + pc * ldb, ldb,
@@ -400,12 +400,11 @@ static int FM_SFX(gemm_direct_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
 
 /* Whether gemm_direct takes the column kernel: few enough columns, the
  * kernel there and, for an untransposed A, the transposer and room for
- * a kc block of its tile (kc is a multiple of cukr_m in every table, so
- * a block's rows rounded up to cukr_m stay within kc). */
+ * a kc block of its tile. */
 static int FM_SFX(gemm_direct_by_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
                                        int trans_a, int64_t N) {
     if (blk->cukr == NULL || N > FM_CUKR_MAX_N) return 0;
-    return trans_a || (blk->trk != NULL &&
+    return trans_a || (blk->trm != NULL &&
                        blk->kc * blk->cukr_m * (int64_t)sizeof(T) <=
                            FM_GEMM_DIRECT_AT_BYTES);
 }
@@ -449,8 +448,12 @@ static int FM_SFX(gemm_direct)(int trans_a, int trans_b, int64_t M,
     _Alignas(FM_CACHELINE) T bt[FM_GEMM_DIRECT_BT_BYTES / sizeof(T)];
     if (trans_b) {
         /* op(B)[p, j] = B[j·ldb + p] */
-        for (int64_t j = 0; j < N; j++)
-            for (int64_t p = 0; p < K; p++) bt[p * N + j] = B[j * ldb + p];
+        if (blk->trm != NULL)
+            blk->trm(N, K, B, ldb, bt, N);
+        else
+            for (int64_t j = 0; j < N; j++)
+                for (int64_t p = 0; p < K; p++)
+                    bt[p * N + j] = B[j * ldb + p];
         B = bt;
         ldb = N;
     }

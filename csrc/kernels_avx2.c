@@ -64,7 +64,8 @@ fm_transpose_f64_avx2(__m256d r[4]) {
 #define FM_SFX_BODY fm_ukr_body_f32_avx2
 #define FM_CUKR_NAME fm_cukr_f32_avx2_8x12
 #define FM_CUKR_BODY fm_cukr_body_f32_avx2
-#define FM_TRK_NAME fm_trk_f32_avx2_8
+#define FM_TRM_NAME fm_trm_f32_avx2
+#define FM_TRM_BLOCK fm_trm_block_f32_avx2
 #define FM_TRANSPOSE_BLOCK fm_transpose_f32_avx2
 #define FM_SCALAR_FMA fmaf
 #define V __m256
@@ -91,7 +92,8 @@ fm_transpose_f64_avx2(__m256d r[4]) {
 #undef FM_SFX_BODY
 #undef FM_CUKR_NAME
 #undef FM_CUKR_BODY
-#undef FM_TRK_NAME
+#undef FM_TRM_NAME
+#undef FM_TRM_BLOCK
 #undef FM_TRANSPOSE_BLOCK
 #undef FM_SCALAR_FMA
 #undef V
@@ -118,7 +120,8 @@ fm_transpose_f64_avx2(__m256d r[4]) {
 #define FM_SFX_BODY fm_ukr_body_f64_avx2
 #define FM_CUKR_NAME fm_cukr_f64_avx2_4x12
 #define FM_CUKR_BODY fm_cukr_body_f64_avx2
-#define FM_TRK_NAME fm_trk_f64_avx2_4
+#define FM_TRM_NAME fm_trm_f64_avx2
+#define FM_TRM_BLOCK fm_trm_block_f64_avx2
 #define FM_TRANSPOSE_BLOCK fm_transpose_f64_avx2
 #define FM_SCALAR_FMA fma
 #define V __m256d
@@ -145,7 +148,8 @@ fm_transpose_f64_avx2(__m256d r[4]) {
 #undef FM_SFX_BODY
 #undef FM_CUKR_NAME
 #undef FM_CUKR_BODY
-#undef FM_TRK_NAME
+#undef FM_TRM_NAME
+#undef FM_TRM_BLOCK
 #undef FM_TRANSPOSE_BLOCK
 #undef FM_SCALAR_FMA
 #undef V
@@ -173,12 +177,12 @@ const fm_ukr_table_t fm__ukr_avx2 = {
     .f32 = {.mr = 6, .nr = 16, .mc = 144, .kc = 256, .nc = 4080,
             .ukr = fm_ukr_f32_avx2_6x16,
             .sukr = fm_sukr_f32_avx2_6x16,
-            .cukr = fm_cukr_f32_avx2_8x12, .trk = fm_trk_f32_avx2_8,
+            .cukr = fm_cukr_f32_avx2_8x12, .trm = fm_trm_f32_avx2,
             .cukr_m = 8, .rowk = fm_rowk_f32_avx2},
     .f64 = {.mr = 6, .nr = 8, .mc = 72, .kc = 256, .nc = 4080,
             .ukr = fm_ukr_f64_avx2_6x8,
             .sukr = fm_sukr_f64_avx2_6x8,
-            .cukr = fm_cukr_f64_avx2_4x12, .trk = fm_trk_f64_avx2_4,
+            .cukr = fm_cukr_f64_avx2_4x12, .trm = fm_trm_f64_avx2,
             .cukr_m = 4, .rowk = fm_rowk_f64_avx2},
 };
 

@@ -73,7 +73,8 @@ fm_transpose_f64_avx512(__m512d r[8]) {
 #define FM_SFX_BODY fm_ukr_body_f32_avx512
 #define FM_CUKR_NAME fm_cukr_f32_avx512_16x12
 #define FM_CUKR_BODY fm_cukr_body_f32_avx512
-#define FM_TRK_NAME fm_trk_f32_avx512_16
+#define FM_TRM_NAME fm_trm_f32_avx512
+#define FM_TRM_BLOCK fm_trm_block_f32_avx512
 #define FM_TRANSPOSE_BLOCK fm_transpose_f32_avx512
 #define FM_SCALAR_FMA fmaf
 #define V __m512
@@ -99,7 +100,8 @@ fm_transpose_f64_avx512(__m512d r[8]) {
 #undef FM_SFX_BODY
 #undef FM_CUKR_NAME
 #undef FM_CUKR_BODY
-#undef FM_TRK_NAME
+#undef FM_TRM_NAME
+#undef FM_TRM_BLOCK
 #undef FM_TRANSPOSE_BLOCK
 #undef FM_SCALAR_FMA
 #undef V
@@ -126,7 +128,8 @@ fm_transpose_f64_avx512(__m512d r[8]) {
 #define FM_SFX_BODY fm_ukr_body_f64_avx512
 #define FM_CUKR_NAME fm_cukr_f64_avx512_8x12
 #define FM_CUKR_BODY fm_cukr_body_f64_avx512
-#define FM_TRK_NAME fm_trk_f64_avx512_8
+#define FM_TRM_NAME fm_trm_f64_avx512
+#define FM_TRM_BLOCK fm_trm_block_f64_avx512
 #define FM_TRANSPOSE_BLOCK fm_transpose_f64_avx512
 #define FM_SCALAR_FMA fma
 #define V __m512d
@@ -152,7 +155,8 @@ fm_transpose_f64_avx512(__m512d r[8]) {
 #undef FM_SFX_BODY
 #undef FM_CUKR_NAME
 #undef FM_CUKR_BODY
-#undef FM_TRK_NAME
+#undef FM_TRM_NAME
+#undef FM_TRM_BLOCK
 #undef FM_TRANSPOSE_BLOCK
 #undef FM_SCALAR_FMA
 #undef V
@@ -180,12 +184,12 @@ const fm_ukr_table_t fm__ukr_avx512 = {
     .f32 = {.mr = 6, .nr = 32, .mc = 240, .kc = 192, .nc = 4064,
             .ukr = fm_ukr_f32_avx512_6x32,
             .sukr = fm_sukr_f32_avx512_6x32,
-            .cukr = fm_cukr_f32_avx512_16x12, .trk = fm_trk_f32_avx512_16,
+            .cukr = fm_cukr_f32_avx512_16x12, .trm = fm_trm_f32_avx512,
             .cukr_m = 16, .rowk = fm_rowk_f32_avx512},
     .f64 = {.mr = 6, .nr = 16, .mc = 120, .kc = 192, .nc = 4064,
             .ukr = fm_ukr_f64_avx512_6x16,
             .sukr = fm_sukr_f64_avx512_6x16,
-            .cukr = fm_cukr_f64_avx512_8x12, .trk = fm_trk_f64_avx512_8,
+            .cukr = fm_cukr_f64_avx512_8x12, .trm = fm_trm_f64_avx512,
             .cukr_m = 8, .rowk = fm_rowk_f64_avx512},
 };
 

@@ -18,7 +18,8 @@
  *   FM_SFX_BODY       name of their shared body
  *   FM_CUKR_NAME      column kernel name, e.g. fm_cukr_f32_avx2_8x12
  *   FM_CUKR_BODY      name of its body
- *   FM_TRK_NAME       transposer name, e.g. fm_trk_f32_avx2_8
+ *   FM_TRM_NAME       transposer name, e.g. fm_trm_f32_avx2
+ *   FM_TRM_BLOCK      name of its block body
  *   FM_TRANSPOSE_BLOCK(r)  transposes V r[VL] in registers: r[q] := the
  *                     old column q (inline, ISA- and dtype-specific)
  *   FM_SCALAR_FMA     fmaf or fma
@@ -251,21 +252,45 @@ static void FM_CUKR_NAME(int64_t k, T alpha, const T *A, int64_t lda,
 #undef FM_CUKR_SPILL
 #undef FM_CUKR_CASE
 
-/* Transposer (gemm_kernels.h), VL × VL blocks through registers:
- * VL row loads, FM_TRANSPOSE_BLOCK's shuffles, VL aligned stores.  The
- * last block's columns past k are masked off the loads (zero) and still
- * stored, which is why t has room for k rounded up to VL. */
+/* Transposer (gemm_kernels.h), VL × VL blocks through registers: VL
+ * row loads, FM_TRANSPOSE_BLOCK's shuffles, VL stores.  In an edge block
+ * (full == 0: m < VL rows or kk < VL columns left) columns past kk are
+ * masked off the loads and their rows of D not stored, and rows past m
+ * load as zero and are masked off the stores.  One block per call: inlined
+ * into the loops, its 32 addresses would be hoisted out of them and
+ * spilled (measured 15% slower). */
+__attribute__((noinline)) FM_UKR_TARGET static void
+FM_TRM_BLOCK(const int full, const T *s, int64_t lds, T *d, int64_t ldd,
+             int m, int kk) {
+    const VM mk_cols = VM_FIRST(kk), mk_rows = VM_FIRST(m);
+    V r[VL];
+    for (int i = 0; i < VL; i++)
+        r[i] = full     ? V_LOADU(s + i * lds)
+               : i < m ? V_MASKLOAD(s + i * lds, mk_cols)
+                       : V_ZERO();
+    FM_TRANSPOSE_BLOCK(r);
+    for (int q = 0; q < VL; q++) {
+        if (full)
+            V_STOREU(d + q * ldd, r[q]);
+        else if (q < kk)
+            V_MASKSTORE(d + q * ldd, mk_rows, r[q]);
+    }
+}
+
 FM_UKR_TARGET
-static void FM_TRK_NAME(int64_t k, const T *A, int64_t lda, int m, T *t) {
-    for (int64_t p0 = 0; p0 < k; p0 += VL) {
-        const int kk = k - p0 < VL ? (int)(k - p0) : VL;
-        const VM mk = VM_FIRST(kk);
-        V r[VL];
-        for (int i = 0; i < VL; i++)
-            r[i] = V_MASKLOAD(A + (int64_t)(i < m ? i : m - 1) * lda + p0,
-                              mk);
-        FM_TRANSPOSE_BLOCK(r);
-        for (int q = 0; q < VL; q++) V_STORE(t + (p0 + q) * VL, r[q]);
+static void FM_TRM_NAME(int64_t rows, int64_t cols, const T *S, int64_t lds,
+                        T *D, int64_t ldd) {
+    for (int64_t i0 = 0; i0 < rows; i0 += VL) {
+        const int m = rows - i0 < VL ? (int)(rows - i0) : VL;
+        for (int64_t p0 = 0; p0 < cols; p0 += VL) {
+            const int kk = cols - p0 < VL ? (int)(cols - p0) : VL;
+            const T *s = S + i0 * lds + p0;
+            T *d = D + p0 * ldd + i0;
+            if (m == VL && kk == VL)
+                FM_TRM_BLOCK(1, s, lds, d, ldd, m, kk);
+            else
+                FM_TRM_BLOCK(0, s, lds, d, ldd, m, kk);
+        }
     }
 }
 
