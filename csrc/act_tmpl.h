@@ -123,24 +123,6 @@ static void FM_SFX(fwd_exp)(int64_t n, const T *z, T *a) {
     for (int64_t i = 0; i < n; i++) a[i] = FM_EXP(z[i]);
 }
 
-/* One row of n: m = max z; e_j = exp(z_j − m) in T; a_j = e_j / T(Σ e)
- * with Σ accumulated in double.  The max is taken before a is written,
- * so a may alias z. */
-static void FM_SFX(fwd_softmax_row)(int64_t n, const T *z, T *a) {
-    if (n <= 0) return;
-    T m = z[0];
-    for (int64_t j = 1; j < n; j++)
-        if (z[j] > m) m = z[j];
-    double sum = 0.0;
-    for (int64_t j = 0; j < n; j++) {
-        T e = FM_EXP(z[j] - m);
-        a[j] = e;
-        sum += (double)e;
-    }
-    const T s = (T)sum;
-    for (int64_t j = 0; j < n; j++) a[j] = a[j] / s;
-}
-
 /* One contiguous span of an element-wise (non-softmax) activation: the
  * vectorised span where act.c has one for T, else the loops above. */
 static void FM_SFX(fwd_span)(fm_act_t act, const FM_SFX(act_consts_t) *c,
@@ -163,6 +145,36 @@ static void FM_SFX(fwd_span)(fm_act_t act, const FM_SFX(act_consts_t) *c,
     }
 }
 
+/* Row-wise softmax: per row m = max z, e_j = exp(z_j − m) in T,
+ * a_j = e_j / T(Σ e) with Σ accumulated in double.  In three passes so
+ * that the exponentials of a contiguous A are one span (the vectorised
+ * exp for float; rows of 10 would leave most lanes idle).  Each row's max
+ * is taken before its a is written, so A may alias Z. */
+static void FM_SFX(fwd_softmax)(const FM_SFX(act_consts_t) *c, int64_t rows,
+                                int64_t cols, const T *Z, int64_t ldz, T *A,
+                                int64_t lda) {
+    for (int64_t r = 0; r < rows; r++) {
+        const T *z = Z + r * ldz;
+        T *a = A + r * lda;
+        T m = z[0];
+        for (int64_t j = 1; j < cols; j++)
+            if (z[j] > m) m = z[j];
+        for (int64_t j = 0; j < cols; j++) a[j] = z[j] - m;
+    }
+    if (lda == cols)
+        FM_SFX(fwd_span)(FM_ACT_EXP, c, rows * cols, A, A);
+    else
+        for (int64_t r = 0; r < rows; r++)
+            FM_SFX(fwd_span)(FM_ACT_EXP, c, cols, A + r * lda, A + r * lda);
+    for (int64_t r = 0; r < rows; r++) {
+        T *a = A + r * lda;
+        double sum = 0.0;
+        for (int64_t j = 0; j < cols; j++) sum += (double)a[j];
+        const T s = (T)sum;
+        for (int64_t j = 0; j < cols; j++) a[j] = a[j] / s;
+    }
+}
+
 /* A (rows, cols; lda) = g(Z (rows, cols; ldz)).  Contiguous arrays are
  * one span; strided ones (tiles of a wider matrix) go row by row. */
 int FM_SFX(fm_act_forward)(fm_act_t act, double param, int64_t rows,
@@ -177,12 +189,11 @@ int FM_SFX(fm_act_forward)(fm_act_t act, double param, int64_t rows,
     if (!fm__mul_ok(rows, ldz, &total) || !fm__mul_ok(rows, lda, &total))
         return FM_ERR_ARG;
 
+    const FM_SFX(act_consts_t) c = FM_SFX(act_consts)(param);
     if (act == FM_ACT_SOFTMAX) {
-        for (int64_t r = 0; r < rows; r++)
-            FM_SFX(fwd_softmax_row)(cols, Z + r * ldz, A + r * lda);
+        FM_SFX(fwd_softmax)(&c, rows, cols, Z, ldz, A, lda);
         return FM_OK;
     }
-    const FM_SFX(act_consts_t) c = FM_SFX(act_consts)(param);
     if (ldz == cols && lda == cols) {
         FM_SFX(fwd_span)(act, &c, rows * cols, Z, A);
     } else {

@@ -326,14 +326,15 @@ static void test_spec_order_f32(void) {
             bad += dZ[i] != spec_bwd_f32(a, z[i], A[i], dA[i]);
         CHECK(bad == 0);
     }
-    /* softmax: e_j = expf(z_j − m), Σ in double, a_j = e_j / float(Σ);
+    /* softmax: e_j = exp(z_j − m) (the library's exp), Σ in double,
+     * a_j = e_j / float(Σ);
      * backward s = Σ double(dA_j·A_j) (product in float), dZ = A·(dA − s) */
     float e[N], want[N];
     float m = z[0];
     for (int i = 1; i < N; i++) m = z[i] > m ? z[i] : m;
     double s = 0;
     for (int i = 0; i < N; i++) {
-        e[i] = expf(z[i] - m);
+        e[i] = lib_expf(z[i] - m);
         s += e[i];
     }
     for (int i = 0; i < N; i++) want[i] = e[i] / (float)s;
