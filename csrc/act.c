@@ -87,6 +87,19 @@ static int vec_span_f32(fm_act_t act, int64_t n, const float *z, float *a) {
     return 1;
 }
 
+/* The vectorised double exp of the active ISA (act_vec_tmpl.h: within a
+ * few ulp), for loss.c's log-sum-exp. */
+void fm__exp_f64(int64_t n, const double *x, double *y) {
+#if FM_HAVE_X86_KERNELS
+    switch (fm_isa_active()) {
+    case FM_ISA_AVX512: exp_f64_avx512(n, x, y); return;
+    case FM_ISA_AVX2: exp_f64_avx2(n, x, y); return;
+    default: break;
+    }
+#endif
+    exp_f64_generic(n, x, y);
+}
+
 /* double keeps libm throughout */
 static int vec_span_f64(fm_act_t act, int64_t n, const double *z, double *a) {
     (void)act, (void)n, (void)z, (void)a;

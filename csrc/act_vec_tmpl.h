@@ -90,6 +90,58 @@ static inline float FM_LSFX(vtanhf)(float x) {
     return copysignf(e / (e + 2.0f), x);
 }
 
+/* e^x for double x, for the loss values (cross-entropy's log-sum-exp):
+ * x = n·ln2 + r as in ln2_reduce (ln2's first part with 11 trailing zero
+ * bits, n·LN2_HI exact for |n| <= 2047; n by adding 1.5·2^52), e^r by its
+ * Taylor polynomial of degree 13
+ * (truncation < 5e-18 relative for |r| <= ln2/2), then ·2^n as two
+ * factors.  x is clamped to [-1080, 710], outside which the result is 0
+ * or inf anyway; NaN passes through every step. */
+static inline double FM_LSFX(vexp)(double x) {
+    const double LOG2E = 1.4426950408889634;
+    const double LN2_HI = 6.93147180369123816490e-01; /* 0x3fe62e42fee00000 */
+    const double LN2_LO = 1.90821492927058770002e-10;
+    const double SHIFTER = 6755399441055744.0; /* 1.5·2^52 */
+    x = x > 710.0 ? 710.0 : x;
+    x = x < -1080.0 ? -1080.0 : x;
+    const double t = x * LOG2E + SHIFTER;
+    const double nf = t - SHIFTER;
+    int64_t ni;
+    memcpy(&ni, &t, sizeof ni);
+    const int64_t n = ni - 0x4338000000000000;
+    const double r = (x - nf * LN2_HI) - nf * LN2_LO;
+    double p = 1.6059043836821614599e-10; /* 1/13! */
+    p = p * r + 2.0876756987868098979e-09;
+    p = p * r + 2.5052108385441718775e-08;
+    p = p * r + 2.7557319223985890653e-07;
+    p = p * r + 2.7557319223985890653e-06;
+    p = p * r + 2.4801587301587301587e-05;
+    p = p * r + 1.9841269841269841270e-04;
+    p = p * r + 1.3888888888888888889e-03;
+    p = p * r + 8.3333333333333333333e-03;
+    p = p * r + 4.1666666666666666667e-02;
+    p = p * r + 1.6666666666666666667e-01;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    /* n1 = n/2 rounded by the same addition (no 64-bit arithmetic shift
+     * before AVX-512); n1 and n − n1 are in [-779, 512] */
+    const double t1 = nf * 0.5 + SHIFTER;
+    int64_t n1;
+    memcpy(&n1, &t1, sizeof n1);
+    n1 -= 0x4338000000000000;
+    const int64_t b1 = (n1 + 1023) << 52, b2 = (n - n1 + 1023) << 52;
+    double s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    return p * s1 * s2;
+}
+
+/* y = e^x over n doubles */
+static void FM_LSFX(exp_f64)(int64_t n, const double *x, double *y) {
+    for (int64_t i = 0; i < n; i++) y[i] = FM_LSFX(vexp)(x[i]);
+}
+
 /* a = e^z */
 static void FM_LSFX(fwd_exp_f32)(int64_t n, const float *z, float *a) {
     for (int64_t i = 0; i < n; i++) a[i] = FM_LSFX(vexpf)(z[i]);

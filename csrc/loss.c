@@ -34,6 +34,10 @@ static int loss_is_canonical(fm_loss_t loss, fm_act_t out_act) {
     return loss != FM_LOSS_SQUARED || out_act == FM_ACT_IDENTITY;
 }
 
+/* Elements of z − m that cce_total exponentiates at once (8 KiB of
+ * doubles on the stack); more classes than this go row by row. */
+#define FM_LSE_CHUNK 1024
+
 #define T float
 #define FM_SFX(name) name##_f32
 #include "loss_tmpl.h"
