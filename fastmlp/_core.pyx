@@ -68,9 +68,11 @@ cdef cnp.ndarray need(arr, str name, dtype, int ndim, bint writable=False):
         raise TypeError(f"{name} has dtype {arr.dtype}, expected {np.dtype(dtype)}")
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
-    if not arr.flags.c_contiguous:
+    # the C macros, not arr.flags: that builds a flags object per call,
+    # which a one-sample predict notices
+    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>arr):
         raise ValueError(f"{name} must be C-contiguous (use numpy.ascontiguousarray)")
-    if writable and not arr.flags.writeable:
+    if writable and not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>arr):
         raise ValueError(f"{name} must be writable")
     return arr
 
@@ -237,17 +239,22 @@ def all_finite(X):
     """
     dt = float_dtype(X, "X")
     cdef cnp.ndarray x = <cnp.ndarray>X
-    if not x.flags.c_contiguous:
+    if not cnp.PyArray_IS_C_CONTIGUOUS(x):
         raise ValueError("X must be C-contiguous (use numpy.ascontiguousarray)")
     cdef int64_t n = x.size
     cdef bint f32 = is_f32(dt)
     cdef void *px = ptr(x)
     cdef int ok
-    with nogil:
-        if f32:
-            ok = fm_all_finite_f32(n, <float*>px)
-        else:
-            ok = fm_all_finite_f64(n, <double*>px)
+    if n < 65536:
+        # a few samples: releasing and retaking the GIL costs more than
+        # the check
+        ok = fm_all_finite_f32(n, <float*>px) if f32 else fm_all_finite_f64(n, <double*>px)
+    else:
+        with nogil:
+            if f32:
+                ok = fm_all_finite_f32(n, <float*>px)
+            else:
+                ok = fm_all_finite_f64(n, <double*>px)
     return bool(ok)
 
 
