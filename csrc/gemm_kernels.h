@@ -106,6 +106,7 @@ typedef void fm_trm_f32_t(int64_t rows, int64_t cols, const float *S,
                           int64_t lds, float *D, int64_t ldd);
 typedef void fm_trm_f64_t(int64_t rows, int64_t cols, const double *S,
                           int64_t lds, double *D, int64_t ldd);
+
 typedef void fm_cukr_f32_t(int64_t k, float alpha, const float *A,
                            int64_t lda, const float *B, int64_t ldb,
                            float beta, float *C, int64_t ldc, int m, int n);
