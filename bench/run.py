@@ -926,7 +926,9 @@ def w5(res, cfg, args, threads, torch, torch_note, tol):
         m = fastmlp_model(layers, "c", loss)
         m.build(X.shape[1])
         f = (lambda m=m, X=X, Y=Y, batch=batch: m.fit(X, Y, epochs=1, batch_size=batch))
-        cs = [Contender("fastmlp", f, 1, threads.setter(t), t) for t in sorted({1, T})]
+        # W3's 40 ms epochs: several per repetition, as in the sweep below
+        inner = calls_for(f, target_s=0.2)
+        cs = [Contender("fastmlp", f, inner, threads.setter(t), t) for t in sorted({1, T})]
         measure(cs, reps, interleave=True, settle=0.0, budget_s=40)
         c1 = cs[0]
         for c in cs:
@@ -951,9 +953,11 @@ def w5(res, cfg, args, threads, torch, torch_note, tol):
         m = fastmlp_model(layers, "c", "squared_error")
         m.build(W3_FEATURES)
         f = (lambda m=m: m.fit(Xs, ys, epochs=1, batch_size=W3_BATCH))
-        # the narrow widths' epochs take a few ms: several per repetition,
-        # so that one burst of load does not decide a 1-vs-T ratio
-        inner = calls_for(f, target_s=0.05)
+        # the narrow widths' epochs take a few ms: several per repetition
+        # (about 0.2 s of them), so that one burst of load does not decide
+        # a 1-vs-T ratio (at 0.05 s, widths 16 and 64 read 1.07-1.12x in
+        # runs where nothing in their epochs starts a second thread)
+        inner = calls_for(f, target_s=0.2)
         cs = [Contender("fastmlp", f, inner, threads.setter(t), t, "fastmlp")
               for t in sorted({1, T})]
         if torch is not None:
