@@ -401,8 +401,8 @@ static int FM_SFX(gemm_direct_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
 /* Whether gemm_direct takes the column kernel: few enough columns, the
  * kernel there and, for an untransposed A, the transposer and room for
  * a kc block of its tile. */
-static int FM_SFX(gemm_direct_by_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
-                                       int trans_a, int64_t N) {
+static int FM_SFX(gemm_direct_uses_cukr)(
+    const struct FM_SFX(fm_ukr_blk) *blk, int trans_a, int64_t N) {
     if (blk->cukr == NULL || N > FM_CUKR_MAX_N) return 0;
     return trans_a || (blk->trm != NULL &&
                        blk->kc * blk->cukr_m * (int64_t)sizeof(T) <=
@@ -433,8 +433,8 @@ static int FM_SFX(gemm_direct_rect)(const struct FM_SFX(fm_ukr_blk) *blk,
  * core's half of B.  Threads take whole column panels when op(B) is the
  * larger operand (each reads its own share of B and all of A), else
  * whole row tiles.  A transposed B (K·N·sizeof(T) <=
- * FM_GEMM_DIRECT_BT_BYTES) is first copied to op(B) row by row, as the
- * kernel reads it.  At most FM_CUKR_MAX_N columns go to the column
+ * FM_GEMM_DIRECT_BT_BYTES) is first copied to op(B) by the ISA's
+ * transposer, as the kernel reads it.  At most FM_CUKR_MAX_N columns go to the column
  * kernel, whose vectors run along the rows of C: a row of 10 columns
  * would fill 10 of 16 lanes. */
 static int FM_SFX(gemm_direct)(int trans_a, int trans_b, int64_t M,
@@ -457,7 +457,7 @@ static int FM_SFX(gemm_direct)(int trans_a, int trans_b, int64_t M,
         B = bt;
         ldb = N;
     }
-    const int by_cukr = FM_SFX(gemm_direct_by_cols)(blk, trans_a, N);
+    const int by_cukr = FM_SFX(gemm_direct_uses_cukr)(blk, trans_a, N);
     /* at most half a tile wide: tiles of FM_SUKR_NARROW_MR rows */
     const int rows = by_cukr           ? blk->cukr_m
                      : 2 * N <= nr     ? FM_SUKR_NARROW_MR
