@@ -73,9 +73,10 @@ static void FM_SFX(fwd_relu)(int64_t n, const T *z, T *a) {
 }
 
 /* a = z > 0 ? z : s·z.  Written as "store the z <= 0 arm, overwrite when
- * z > 0": with -ftrapping-math (the default) gcc will not if-convert a
- * multiplication inside a ?: arm, but it does vectorise this form, and the
- * values are the same.  z is read first, so a may alias z. */
+ * z > 0": with trapping math (gcc's default; the build turns it off) gcc
+ * will not if-convert a multiplication inside a ?: arm, but it does
+ * vectorise this form under either, and the values are the same.  z is
+ * read first, so a may alias z. */
 static void FM_SFX(fwd_leaky)(int64_t n, T s, const T *z, T *a) {
     for (int64_t i = 0; i < n; i++) {
         T x = z[i];
