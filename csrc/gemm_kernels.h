@@ -100,7 +100,7 @@ typedef void fm_ukr_f64_t(int64_t k, double alpha, const double *Ap,
  * 0 <= p < cols, i.e. D (cols, rows) = Sᵀ.  Reads only those rows×cols
  * elements of S and writes only those of D.  For the column kernel's
  * tiles of an untransposed A (X·W of a 10-class layer) and gemm_direct's
- * copy of a transposed B.  NULL where the ISA has none.
+ * copy of a transposed B.  Every table has one.
  */
 typedef void fm_trm_f32_t(int64_t rows, int64_t cols, const float *S,
                           int64_t lds, float *D, int64_t ldd);

@@ -399,14 +399,13 @@ static int FM_SFX(gemm_direct_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
 }
 
 /* Whether gemm_direct takes the column kernel: few enough columns, the
- * kernel there and, for an untransposed A, the transposer and room for
- * a kc block of its tile. */
+ * kernel there and, for an untransposed A, room for a kc block of its
+ * transposed tile. */
 static int FM_SFX(gemm_direct_uses_cukr)(
     const struct FM_SFX(fm_ukr_blk) *blk, int trans_a, int64_t N) {
     if (blk->cukr == NULL || N > FM_CUKR_MAX_N) return 0;
-    return trans_a || (blk->trm != NULL &&
-                       blk->kc * blk->cukr_m * (int64_t)sizeof(T) <=
-                           FM_GEMM_DIRECT_AT_BYTES);
+    return trans_a ||
+           blk->kc * blk->cukr_m * (int64_t)sizeof(T) <= FM_GEMM_DIRECT_AT_BYTES;
 }
 
 /* One thread's rectangle of gemm_direct, by either kernel. */
@@ -448,12 +447,7 @@ static int FM_SFX(gemm_direct)(int trans_a, int trans_b, int64_t M,
     _Alignas(FM_CACHELINE) T bt[FM_GEMM_DIRECT_BT_BYTES / sizeof(T)];
     if (trans_b) {
         /* op(B)[p, j] = B[j·ldb + p] */
-        if (blk->trm != NULL)
-            blk->trm(N, K, B, ldb, bt, N);
-        else
-            for (int64_t j = 0; j < N; j++)
-                for (int64_t p = 0; p < K; p++)
-                    bt[p * N + j] = B[j * ldb + p];
+        blk->trm(N, K, B, ldb, bt, N);
         B = bt;
         ldb = N;
     }

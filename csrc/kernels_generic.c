@@ -82,14 +82,25 @@ FM_DEF_SUKR_GENERIC(double, fm_sukr_f64_generic_4x4, 4, 4)
 FM_DEF_ROWK_GENERIC(float, fm_rowk_f32_generic)
 FM_DEF_ROWK_GENERIC(double, fm_rowk_f64_generic)
 
+/* Transposer (gemm_kernels.h): D[p·ldd + i] := S[i·lds + p]. */
+#define FM_DEF_TRM_GENERIC(T, NAME)                                        \
+    static void NAME(int64_t rows, int64_t cols, const T *S, int64_t lds,  \
+                     T *D, int64_t ldd) {                                  \
+        for (int64_t i = 0; i < rows; i++)                                 \
+            for (int64_t p = 0; p < cols; p++) D[p * ldd + i] = S[i * lds + p]; \
+    }
+
+FM_DEF_TRM_GENERIC(float, fm_trm_f32_generic)
+FM_DEF_TRM_GENERIC(double, fm_trm_f64_generic)
+
 /* Blocking for any cache of at least 32 KiB L1d / 256 KiB L2:
  * kc·nr·sizeof(T) = 8 KiB B micro-panel, mc·kc·sizeof(T) = 128 KiB A. */
 const fm_ukr_table_t fm__ukr_generic = {
     .isa = FM_ISA_GENERIC,
     .f32 = {.mr = 4, .nr = 8, .mc = 128, .kc = 256, .nc = 4096,
             .ukr = fm_ukr_f32_generic_4x8, .sukr = fm_sukr_f32_generic_4x8,
-            .rowk = fm_rowk_f32_generic},
+            .trm = fm_trm_f32_generic, .rowk = fm_rowk_f32_generic},
     .f64 = {.mr = 4, .nr = 4, .mc = 64, .kc = 256, .nc = 4096,
             .ukr = fm_ukr_f64_generic_4x4, .sukr = fm_sukr_f64_generic_4x4,
-            .rowk = fm_rowk_f64_generic},
+            .trm = fm_trm_f64_generic, .rowk = fm_rowk_f64_generic},
 };
