@@ -338,7 +338,6 @@ static int FM_SFX(gemm_direct_part)(const struct FM_SFX(fm_ukr_blk) *blk,
                                     int64_t ldb, T beta, T *C, int64_t ldc,
                                     const fm_epilogue_t *ep) {
     const int nr = blk->nr;
-    int status = FM_OK;
     for (int64_t jp = r.jp0; jp < r.jp1; jp++) {
         const int64_t j0 = jp * nr;
         const int n = (int)(N - j0 < nr ? N - j0 : nr);
@@ -351,15 +350,18 @@ static int FM_SFX(gemm_direct_part)(const struct FM_SFX(fm_ukr_blk) *blk,
                 blk->sukr(kcur, alpha, A + i0 * rsa + pc * csa, rsa, csa,
                           B + pc * ldb + j0, ldb, b, C + i0 * ldc + j0, ldc,
                           m, n);
-                if (pc + kcur == K && ep) {
-                    const int s = FM_SFX(gemm_epilogue)(ep, m, n, C, ldc, i0,
-                                                        j0);
-                    if (s != FM_OK) status = s;
-                }
             }
         }
     }
-    return status;
+    if (ep == NULL || r.it0 >= r.it1 || r.jp0 >= r.jp1) return FM_OK;
+    /* One epilogue over the whole rectangle, not one per tile: a tile's
+     * rows are NR wide, and per-row calls of the activation cost more
+     * than the activation itself at these sizes.  C is at most a few
+     * hundred KiB here, still in L2. */
+    const int64_t i0 = r.it0 * rows, j0 = r.jp0 * nr;
+    const int64_t i1 = r.it1 * rows < M ? r.it1 * rows : M;
+    const int64_t j1 = r.jp1 * nr < N ? r.jp1 * nr : N;
+    return FM_SFX(gemm_epilogue)(ep, i1 - i0, j1 - j0, C, ldc, i0, j0);
 }
 
 /* The column kernel's loops over row tiles [r.it0, r.it1) of cukr_m
