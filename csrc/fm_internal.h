@@ -80,7 +80,9 @@ void fm__exp_f64(int64_t n, const double *x, double *y);
  * Epilogue fused into the matrix product's write-out (dense forward):
  * with T = op(A)·op(B) + bias (bias broadcast over rows, NULL = none),
  * the product stores T into Z (if Z != NULL, leading dimension ldz) and
- * act(T) into C.  Applied to each finished tile while it is in cache.
+ * act(T) into C.  Applied to each finished tile (packed path) or each
+ * thread's finished rectangle (operands read in place) while it is in
+ * cache.
  * FM_ACT_SOFTMAX is not allowed here (it needs whole rows).
  */
 typedef struct {

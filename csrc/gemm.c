@@ -44,9 +44,11 @@
 #define FM_GEMM_DIRECT_A_BYTES ((int64_t)512 << 10)
 #endif
 #define FM_GEMM_DIRECT_LDB_BYTES ((int64_t)2 << 10)
-/* Largest transposed B (bytes) that gemm_direct copies to its stack
- * buffer; larger ones are packed. */
-#define FM_GEMM_DIRECT_BT_BYTES ((int64_t)32 << 10)
+/* Largest transposed B (bytes) that gemm_direct copies to op(B), on the
+ * stack up to FM_GEMM_DIRECT_BT_STACK_BYTES, else on the heap; larger
+ * ones are packed.  A W2 network's 256×128 W is 128 KiB. */
+#define FM_GEMM_DIRECT_BT_BYTES ((int64_t)128 << 10)
+#define FM_GEMM_DIRECT_BT_STACK_BYTES ((int64_t)32 << 10)
 /* gemm_direct's stack buffer for one kc block of a column-kernel tile of
  * an untransposed A: kc · cukr_m elements, at most 12 KiB in the tables. */
 #define FM_GEMM_DIRECT_AT_BYTES ((int64_t)12 << 10)

@@ -428,16 +428,17 @@ static int FM_SFX(gemm_direct_rect)(const struct FM_SFX(fm_ukr_blk) *blk,
 
 /* Products whose op(A) fits in L2 (gemm_use_direct): the MR×NR tiles
  * from the unpacked kernel, A and B read in place, the epilogue on each
- * finished tile.  No heap buffer, no packing, no barrier: at these sizes
- * packing op(A) and op(B) moves as many bytes as the product reads, and
- * the packed path's shared B costs each thread a barrier and the other
- * core's half of B.  Threads take whole column panels when op(B) is the
- * larger operand (each reads its own share of B and all of A), else
- * whole row tiles.  A transposed B (K·N·sizeof(T) <=
- * FM_GEMM_DIRECT_BT_BYTES) is first copied to op(B) by the ISA's
- * transposer, as the kernel reads it.  At most FM_CUKR_MAX_N columns go to the column
- * kernel, whose vectors run along the rows of C: a row of 10 columns
- * would fill 10 of 16 lanes. */
+ * thread's finished rectangle.  No packing: at these sizes packing op(A)
+ * and op(B) moves as many bytes as the product reads, and the packed
+ * path's shared B costs each thread a barrier and the other core's half
+ * of B.  Threads take whole column panels when op(B) is the larger
+ * operand (each reads its own share of B and all of A), else whole row
+ * tiles.  A transposed B (K·N·sizeof(T) <= FM_GEMM_DIRECT_BT_BYTES) is
+ * first copied to op(B) by the ISA's transposer, as the kernel reads it:
+ * each thread copies its own panels' columns, or, splitting by rows, an
+ * equal share of them and then waits for the others.  At most
+ * FM_CUKR_MAX_N columns go to the column kernel, whose vectors run along
+ * the rows of C: a row of 10 columns would fill 10 of 16 lanes. */
 static int FM_SFX(gemm_direct)(int trans_a, int trans_b, int64_t M,
                                int64_t N, int64_t K, T alpha, const T *A,
                                int64_t lda, const T *B, int64_t ldb, T beta,
@@ -446,13 +447,15 @@ static int FM_SFX(gemm_direct)(int trans_a, int trans_b, int64_t M,
     const int nr = blk->nr;
     /* the packed path's kc, so that both give the same bits */
     const int64_t nb = (K + blk->kc - 1) / blk->kc, kc = (K + nb - 1) / nb;
-    _Alignas(FM_CACHELINE) T bt[FM_GEMM_DIRECT_BT_BYTES / sizeof(T)];
-    if (trans_b) {
-        /* op(B)[p, j] = B[j·ldb + p] */
-        blk->trm(N, K, B, ldb, bt, N);
-        B = bt;
-        ldb = N;
+    _Alignas(FM_CACHELINE) T bt_stack[FM_GEMM_DIRECT_BT_STACK_BYTES /
+                                      sizeof(T)];
+    T *bt = bt_stack;
+    if (trans_b && K * N > (int64_t)(sizeof bt_stack / sizeof(T))) {
+        bt = fm__alloc((size_t)(K * N) * sizeof(T));
+        if (bt == NULL) return FM_ERR_NOMEM;
     }
+    const T *Bk = trans_b ? bt : B; /* op(B) as the kernels read it */
+    const int64_t ldbk = trans_b ? N : ldb;
     const int by_cukr = FM_SFX(gemm_direct_uses_cukr)(blk, trans_a, N);
     /* at most half a tile wide: tiles of FM_SUKR_NARROW_MR rows */
     const int rows = by_cukr           ? blk->cukr_m
@@ -465,29 +468,44 @@ static int FM_SFX(gemm_direct)(int trans_a, int trans_b, int64_t M,
     const int64_t n_split = by_cols ? n_jp : n_it;
     if (nt > n_split) nt = (int)n_split;
     struct FM_SFX(direct_part) r = {0, n_it, 0, n_jp};
-    if (nt == 1) /* no parallel region (see FM_FOR_ON_THREADS) */
-        return FM_SFX(gemm_direct_rect)(blk, by_cukr, r, rows, trans_a, M, N,
-                                        K, kc, alpha, A, lda, B, ldb, beta, C,
-                                        ldc, ep);
     int status = FM_OK;
+    if (nt == 1) { /* no parallel region (see FM_FOR_ON_THREADS) */
+        /* op(B)[p, j] = B[j·ldb + p] */
+        if (trans_b) blk->trm(N, K, B, ldb, bt, N);
+        status = FM_SFX(gemm_direct_rect)(blk, by_cukr, r, rows, trans_a, M,
+                                          N, K, kc, alpha, A, lda, Bk, ldbk,
+                                          beta, C, ldc, ep);
+    }
 #ifdef _OPENMP
+    else {
 #pragma omp parallel num_threads(nt) firstprivate(r)
-    {
-        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        const int64_t lo = n_split * tid / nth, hi = n_split * (tid + 1) / nth;
-        if (by_cols)
-            r.jp0 = lo, r.jp1 = hi;
-        else
-            r.it0 = lo, r.it1 = hi;
-        const int s = FM_SFX(gemm_direct_rect)(blk, by_cukr, r, rows, trans_a,
-                                               M, N, K, kc, alpha, A, lda, B,
-                                               ldb, beta, C, ldc, ep);
-        if (s != FM_OK) {
+        {
+            const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+            const int64_t lo = n_split * tid / nth,
+                          hi = n_split * (tid + 1) / nth;
+            if (by_cols)
+                r.jp0 = lo, r.jp1 = hi;
+            else
+                r.it0 = lo, r.it1 = hi;
+            if (trans_b) {
+                /* columns [j0, j1) of op(B), copied by this thread */
+                const int64_t j0 = by_cols ? lo * nr : N * tid / nth;
+                const int64_t j1 = by_cols ? (hi * nr < N ? hi * nr : N)
+                                           : N * (tid + 1) / nth;
+                blk->trm(j1 - j0, K, B + j0 * ldb, ldb, bt + j0, N);
+                if (!by_cols) FM_GEMM_BARRIER(nth);
+            }
+            const int s = FM_SFX(gemm_direct_rect)(
+                blk, by_cukr, r, rows, trans_a, M, N, K, kc, alpha, A, lda,
+                Bk, ldbk, beta, C, ldc, ep);
+            if (s != FM_OK) {
 #pragma omp atomic write
-            status = s;
+                status = s;
+            }
         }
     }
 #endif
+    if (bt != bt_stack) fm__free(bt);
     return status;
 }
 
