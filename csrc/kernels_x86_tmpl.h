@@ -63,6 +63,27 @@
         }                                                                  \
     } while (0)
 
+/* The unpacked tile's rank-1 updates over two vectors of columns (the
+ * second masked when n < 2·VL), for its first `rows` rows (3 or 6, a
+ * constant at each use). */
+#define FM_UKR_WIDE_LOOP(rows)                                             \
+    for (int64_t p = 0; p < k; p++) {                                      \
+        const T *b = B + p * ldb;                                          \
+        const V b0 = V_LOADU(b);                                           \
+        const V b1 =                                                       \
+            n == 2 * VL ? V_LOADU(b + VL) : V_MASKLOAD(b + VL, mk1);       \
+        const int64_t o = p * csa;                                         \
+        V a;                                                               \
+        a = V_BCAST(a0 + o); c00 = V_FMA(a, b0, c00); c01 = V_FMA(a, b1, c01); \
+        a = V_BCAST(a1 + o); c10 = V_FMA(a, b0, c10); c11 = V_FMA(a, b1, c11); \
+        a = V_BCAST(a2 + o); c20 = V_FMA(a, b0, c20); c21 = V_FMA(a, b1, c21); \
+        if ((rows) > 3) {                                                  \
+            a = V_BCAST(a3 + o); c30 = V_FMA(a, b0, c30); c31 = V_FMA(a, b1, c31); \
+            a = V_BCAST(a4 + o); c40 = V_FMA(a, b0, c40); c41 = V_FMA(a, b1, c41); \
+            a = V_BCAST(a5 + o); c50 = V_FMA(a, b0, c50); c51 = V_FMA(a, b1, c51); \
+        }                                                                  \
+    }
+
 /* The tile body shared by the packed and the unpacked kernel:
  * C[0:m,0:n] := beta·C + alpha·Σ_p A(i, p)·B(p, j), where A(i, p) =
  * A[i·rsa + p·csa] and B(p, j) = B[p·ldb + j].  packed (a constant at
@@ -142,20 +163,13 @@ __attribute__((always_inline)) FM_UKR_TARGET static inline void FM_SFX_BODY(
             V_MASKSTORE(c_, mk0, t_);
         }
         return;
+    } else if (m <= 3) {
+        /* At most three rows (the last tile of M = 32 or 128): only their
+         * six FMA chains, still enough to cover the FMA latency, so the
+         * tile costs half a full one rather than all of it. */
+        FM_UKR_WIDE_LOOP(3);
     } else {
-        for (int64_t p = 0; p < k; p++) {
-            const T *b = B + p * ldb;
-            const V b0 = V_LOADU(b);
-            const V b1 = n == 2 * VL ? V_LOADU(b + VL) : V_MASKLOAD(b + VL, mk1);
-            const int64_t o = p * csa;
-            V a;
-            a = V_BCAST(a0 + o); c00 = V_FMA(a, b0, c00); c01 = V_FMA(a, b1, c01);
-            a = V_BCAST(a1 + o); c10 = V_FMA(a, b0, c10); c11 = V_FMA(a, b1, c11);
-            a = V_BCAST(a2 + o); c20 = V_FMA(a, b0, c20); c21 = V_FMA(a, b1, c21);
-            a = V_BCAST(a3 + o); c30 = V_FMA(a, b0, c30); c31 = V_FMA(a, b1, c31);
-            a = V_BCAST(a4 + o); c40 = V_FMA(a, b0, c40); c41 = V_FMA(a, b1, c41);
-            a = V_BCAST(a5 + o); c50 = V_FMA(a, b0, c50); c51 = V_FMA(a, b1, c51);
-        }
+        FM_UKR_WIDE_LOOP(6);
     }
 
     const V va = V_SET1(alpha), vb = V_SET1(beta);
@@ -356,3 +370,4 @@ static void FM_ROWK_NAME(int64_t k, T alpha, const T *a, int64_t sa,
 
 #undef FM_UKR_ROW_FULL
 #undef FM_UKR_ROW_MASKED
+#undef FM_UKR_WIDE_LOOP
