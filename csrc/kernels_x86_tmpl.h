@@ -312,12 +312,15 @@ static void FM_TRM_NAME(int64_t rows, int64_t cols, const T *S, int64_t lds,
  * n <= FM_ROWK_MAX_N, B unpacked.  Columns in blocks of 8 vectors, one
  * named accumulator each: 8 independent FMA chains cover the FMA latency,
  * and named variables stay in registers (an array of them would not).
- * Lanes past n are masked, so nothing past c's or B's row end is touched.
- * Each element is one FMA chain in increasing p. */
+ * Lanes past n are masked, so nothing past c's or B's row end is touched;
+ * a last block of nv < 8 vectors is inlined per nv (a constant there), so
+ * that it runs nv FMAs per p, not 8 (a 10-class layer: 1).  Each element
+ * is one FMA chain in increasing p. */
 #define FM_ROWK_EACH(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define FM_ROWK_ZERO(v) V x##v = V_ZERO();
 #define FM_ROWK_FMA_FULL(v) x##v = V_FMA(av, V_LOADU(b + (v) * VL), x##v);
-#define FM_ROWK_FMA_MASK(v) x##v = V_FMA(av, V_MASKLOAD(b + (v) * VL, mk##v), x##v);
+#define FM_ROWK_FMA_MASK(v)                                                \
+    if ((v) < nv) x##v = V_FMA(av, V_MASKLOAD(b + (v) * VL, mk##v), x##v);
 #define FM_ROWK_MASK(v)                                                    \
     const int l##v = left - (v) * VL;                                      \
     const VM mk##v = VM_FIRST(l##v <= 0 ? 0 : l##v < VL ? l##v : VL);
@@ -328,11 +331,33 @@ static void FM_TRM_NAME(int64_t rows, int64_t cols, const T *S, int64_t lds,
         V_STOREU(cj + (v) * VL, t);                                        \
     }
 #define FM_ROWK_STORE_MASK(v)                                              \
-    if (l##v > 0) {                                                        \
+    if ((v) < nv) {                                                        \
         V t = V_MUL(va, x##v);                                             \
         if (beta != 0) t = V_FMA(vb, V_MASKLOAD(cj + (v) * VL, mk##v), t); \
         V_MASKSTORE(cj + (v) * VL, mk##v, t);                              \
     }
+/* The last block's left (< 8·VL) columns in nv = ⌈left/VL⌉ vectors;
+ * named after the row kernel (FM_ROWK_NAME##_tail). */
+#define FM_ROWK_CAT_(a, b) a##b
+#define FM_ROWK_CAT(a, b) FM_ROWK_CAT_(a, b)
+#define FM_ROWK_TAIL FM_ROWK_CAT(FM_ROWK_NAME, _tail)
+__attribute__((always_inline)) FM_UKR_TARGET static inline void
+FM_ROWK_TAIL(const int nv, int64_t k, const V va, const V vb, T beta,
+             const T *a, int64_t sa, const T *bj, int64_t ldb, T *cj,
+             int left) {
+    FM_ROWK_EACH(FM_ROWK_ZERO)
+    FM_ROWK_EACH(FM_ROWK_MASK)
+    for (int64_t p = 0; p < k; p++) {
+        const V av = V_BCAST(a + p * sa);
+        const T *b = bj + p * ldb;
+        FM_ROWK_EACH(FM_ROWK_FMA_MASK)
+    }
+    FM_ROWK_EACH(FM_ROWK_STORE_MASK)
+}
+#define FM_ROWK_CASE(v)                                                    \
+    case (v) + 1:                                                          \
+        FM_ROWK_TAIL((v) + 1, k, va, vb, beta, a, sa, bj, ldb, cj, left);  \
+        break;
 FM_UKR_TARGET
 static void FM_ROWK_NAME(int64_t k, T alpha, const T *a, int64_t sa,
                          const T *B, int64_t ldb, T beta, T *c, int n) {
@@ -341,8 +366,8 @@ static void FM_ROWK_NAME(int64_t k, T alpha, const T *a, int64_t sa,
         const int left = n - j0;
         const T *bj = B + j0;
         T *cj = c + j0;
-        FM_ROWK_EACH(FM_ROWK_ZERO)
         if (left >= 8 * VL) {
+            FM_ROWK_EACH(FM_ROWK_ZERO)
             for (int64_t p = 0; p < k; p++) {
                 const V av = V_BCAST(a + p * sa);
                 const T *b = bj + p * ldb;
@@ -350,13 +375,7 @@ static void FM_ROWK_NAME(int64_t k, T alpha, const T *a, int64_t sa,
             }
             FM_ROWK_EACH(FM_ROWK_STORE_FULL)
         } else {
-            FM_ROWK_EACH(FM_ROWK_MASK)
-            for (int64_t p = 0; p < k; p++) {
-                const V av = V_BCAST(a + p * sa);
-                const T *b = bj + p * ldb;
-                FM_ROWK_EACH(FM_ROWK_FMA_MASK)
-            }
-            FM_ROWK_EACH(FM_ROWK_STORE_MASK)
+            switch ((left + VL - 1) / VL) { FM_ROWK_EACH(FM_ROWK_CASE) }
         }
     }
 }
@@ -367,6 +386,10 @@ static void FM_ROWK_NAME(int64_t k, T alpha, const T *a, int64_t sa,
 #undef FM_ROWK_MASK
 #undef FM_ROWK_STORE_FULL
 #undef FM_ROWK_STORE_MASK
+#undef FM_ROWK_CASE
+#undef FM_ROWK_TAIL
+#undef FM_ROWK_CAT
+#undef FM_ROWK_CAT_
 
 #undef FM_UKR_ROW_FULL
 #undef FM_UKR_ROW_MASKED
