@@ -318,45 +318,45 @@ static void FM_TRM_NAME(int64_t rows, int64_t cols, const T *S, int64_t lds,
  * is one FMA chain in increasing p. */
 #define FM_ROWK_EACH(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define FM_ROWK_ZERO(v) V x##v = V_ZERO();
-#define FM_ROWK_FMA_FULL(v) x##v = V_FMA(av, V_LOADU(b + (v) * VL), x##v);
-#define FM_ROWK_FMA_MASK(v)                                                \
-    if ((v) < nv) x##v = V_FMA(av, V_MASKLOAD(b + (v) * VL, mk##v), x##v);
 #define FM_ROWK_MASK(v)                                                    \
     const int l##v = left - (v) * VL;                                      \
     const VM mk##v = VM_FIRST(l##v <= 0 ? 0 : l##v < VL ? l##v : VL);
-#define FM_ROWK_STORE_FULL(v)                                              \
-    {                                                                      \
-        V t = V_MUL(va, x##v);                                             \
-        if (beta != 0) t = V_FMA(vb, V_LOADU(cj + (v) * VL), t);           \
-        V_STOREU(cj + (v) * VL, t);                                        \
-    }
-#define FM_ROWK_STORE_MASK(v)                                              \
+#define FM_ROWK_LOAD(p, v) (full ? V_LOADU(p) : V_MASKLOAD((p), mk##v))
+#define FM_ROWK_FMA(v)                                                     \
+    if ((v) < nv) x##v = V_FMA(av, FM_ROWK_LOAD(b + (v) * VL, v), x##v);
+#define FM_ROWK_STORE(v)                                                   \
     if ((v) < nv) {                                                        \
+        T *c_ = cj + (v) * VL;                                             \
         V t = V_MUL(va, x##v);                                             \
-        if (beta != 0) t = V_FMA(vb, V_MASKLOAD(cj + (v) * VL, mk##v), t); \
-        V_MASKSTORE(cj + (v) * VL, mk##v, t);                              \
+        if (beta != 0) t = V_FMA(vb, FM_ROWK_LOAD(c_, v), t);              \
+        if (full)                                                          \
+            V_STOREU(c_, t);                                               \
+        else                                                               \
+            V_MASKSTORE(c_, mk##v, t);                                     \
     }
-/* The last block's left (< 8·VL) columns in nv = ⌈left/VL⌉ vectors;
- * named after the row kernel (FM_ROWK_NAME##_tail). */
+/* One block of the row kernel: nv vectors of columns, all full (full:
+ * nv = 8, no masks) or the last block's left < 8·VL columns; named after
+ * the row kernel (FM_ROWK_NAME##_block). */
 #define FM_ROWK_CAT_(a, b) a##b
 #define FM_ROWK_CAT(a, b) FM_ROWK_CAT_(a, b)
-#define FM_ROWK_TAIL FM_ROWK_CAT(FM_ROWK_NAME, _tail)
+#define FM_ROWK_BLOCK FM_ROWK_CAT(FM_ROWK_NAME, _block)
 __attribute__((always_inline)) FM_UKR_TARGET static inline void
-FM_ROWK_TAIL(const int nv, int64_t k, const V va, const V vb, T beta,
-             const T *a, int64_t sa, const T *bj, int64_t ldb, T *cj,
-             int left) {
+FM_ROWK_BLOCK(const int nv, const int full, int64_t k, const V va,
+              const V vb, T beta, const T *a, int64_t sa, const T *bj,
+              int64_t ldb, T *cj, int left) {
     FM_ROWK_EACH(FM_ROWK_ZERO)
     FM_ROWK_EACH(FM_ROWK_MASK)
     for (int64_t p = 0; p < k; p++) {
         const V av = V_BCAST(a + p * sa);
         const T *b = bj + p * ldb;
-        FM_ROWK_EACH(FM_ROWK_FMA_MASK)
+        FM_ROWK_EACH(FM_ROWK_FMA)
     }
-    FM_ROWK_EACH(FM_ROWK_STORE_MASK)
+    FM_ROWK_EACH(FM_ROWK_STORE)
 }
 #define FM_ROWK_CASE(v)                                                    \
     case (v) + 1:                                                          \
-        FM_ROWK_TAIL((v) + 1, k, va, vb, beta, a, sa, bj, ldb, cj, left);  \
+        FM_ROWK_BLOCK((v) + 1, 0, k, va, vb, beta, a, sa, bj, ldb, cj,     \
+                      left);                                               \
         break;
 FM_UKR_TARGET
 static void FM_ROWK_NAME(int64_t k, T alpha, const T *a, int64_t sa,
@@ -366,28 +366,20 @@ static void FM_ROWK_NAME(int64_t k, T alpha, const T *a, int64_t sa,
         const int left = n - j0;
         const T *bj = B + j0;
         T *cj = c + j0;
-        if (left >= 8 * VL) {
-            FM_ROWK_EACH(FM_ROWK_ZERO)
-            for (int64_t p = 0; p < k; p++) {
-                const V av = V_BCAST(a + p * sa);
-                const T *b = bj + p * ldb;
-                FM_ROWK_EACH(FM_ROWK_FMA_FULL)
-            }
-            FM_ROWK_EACH(FM_ROWK_STORE_FULL)
-        } else {
+        if (left >= 8 * VL)
+            FM_ROWK_BLOCK(8, 1, k, va, vb, beta, a, sa, bj, ldb, cj, left);
+        else
             switch ((left + VL - 1) / VL) { FM_ROWK_EACH(FM_ROWK_CASE) }
-        }
     }
 }
 #undef FM_ROWK_EACH
 #undef FM_ROWK_ZERO
-#undef FM_ROWK_FMA_FULL
-#undef FM_ROWK_FMA_MASK
 #undef FM_ROWK_MASK
-#undef FM_ROWK_STORE_FULL
-#undef FM_ROWK_STORE_MASK
+#undef FM_ROWK_LOAD
+#undef FM_ROWK_FMA
+#undef FM_ROWK_STORE
 #undef FM_ROWK_CASE
-#undef FM_ROWK_TAIL
+#undef FM_ROWK_BLOCK
 #undef FM_ROWK_CAT
 #undef FM_ROWK_CAT_
 
