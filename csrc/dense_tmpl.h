@@ -57,11 +57,7 @@ int FM_SFX(fm_dense_backward)(T *dW, T *db, T *dX, const T *dZ, const T *X,
 
     /* db_j = Σ_i dZ_ij, added row after row in T: MATH.md fixes this order
      * so the NumPy mirror (dZ.sum(axis=0)) rounds the same way */
-    for (int64_t j = 0; j < n_out; j++) db[j] = (T)0;
-    for (int64_t i = 0; i < n; i++) {
-        const T *row = dZ + i * n_out;
-        for (int64_t j = 0; j < n_out; j++) db[j] += row[j];
-    }
+    FM_SFX(fm__col_sums)(n, n_out, dZ, n_out, db);
 
     if (dX == NULL) return FM_OK;
     /* dX = dZ·Wᵀ */

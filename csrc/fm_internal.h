@@ -104,4 +104,12 @@ int fm__gemm_ep_f64(int trans_a, int trans_b, int64_t M, int64_t N,
                     int64_t ldb, double *C, int64_t ldc,
                     const fm_epilogue_t *ep);
 
+/* s[j] := Σ_i X[i·ldx + j] (i < m, j < n), added in increasing i in the
+ * dtype: exactly the plain row-after-row sum (a bias gradient), at the
+ * speed of the ISA's row kernel. */
+void fm__col_sums_f32(int64_t m, int64_t n, const float *X, int64_t ldx,
+                      float *s);
+void fm__col_sums_f64(int64_t m, int64_t n, const double *X, int64_t ldx,
+                      double *s);
+
 #endif /* FM_INTERNAL_H */

@@ -222,12 +222,21 @@ static void backward_naive_case(int f64, int64_t n, int64_t n_in, int64_t n_out,
 
 static void test_backward_shapes(void) {
     static const int64_t sz[] = {1, 3, 7, 17, 33, 65};
-    for (int f64 = 0; f64 <= 1; f64++)
-        for (int i = 0; i < 6; i++)
-            for (int j = 0; j < 6; j++)
-                for (int k = 0; k < 6; k++)
-                    if ((i + 2 * j + k) % 2 == 0)
-                        backward_naive_case(f64, sz[i], sz[j], sz[k], (j % 2) * 2);
+    /* every ISA: db comes from its row kernel, bitwise the row-order sum;
+     * 257 outputs span three of the row kernel's 128-column chunks */
+    for (int isa = 0; isa <= (int)fm_isa_detected(); isa++) {
+        fm_isa_set((fm_isa_t)isa);
+        for (int f64 = 0; f64 <= 1; f64++) {
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++)
+                    for (int k = 0; k < 6; k++)
+                        if ((i + 2 * j + k) % 2 == 0)
+                            backward_naive_case(f64, sz[i], sz[j], sz[k],
+                                                (j % 2) * 2);
+            backward_naive_case(f64, 9, 5, 257, 1);
+        }
+    }
+    fm_isa_set(fm_isa_detected());
 }
 
 /* f(X, W, b) = Σ R ⊙ g(X·W + b) in f64 for a fixed random R. */
