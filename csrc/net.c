@@ -228,16 +228,32 @@ static int net_scratch(const fm_net_t *net, int64_t rows, int keep_out,
 
 /* Stable LSD radix sort of o[0..n) by key, byte by byte, through tmp
  * (n,): pairs enter in index order, so ties stay ordered by index, which
- * is the permutation MATH.md defines (a stable argsort of the keys). */
+ * is the permutation MATH.md defines (a stable argsort of the keys).  The
+ * eight digit histograms come from one pass over the keys, and the passes
+ * alternate between o and tmp; a byte that is the same in every key is
+ * skipped. */
 static void net_sort_order(fm__order_t *o, fm__order_t *tmp, int64_t n) {
-    for (int shift = 0; shift < 64; shift += 8) {
-        int64_t count[257] = {0};
-        for (int64_t i = 0; i < n; i++) count[((o[i].key >> shift) & 255) + 1]++;
-        if (count[((o[0].key >> shift) & 255) + 1] == n) continue; /* one digit */
-        for (int d = 0; d < 256; d++) count[d + 1] += count[d];
-        for (int64_t i = 0; i < n; i++) tmp[count[(o[i].key >> shift) & 255]++] = o[i];
-        memcpy(o, tmp, (size_t)n * sizeof *o);
+    int64_t count[8][256];
+    memset(count, 0, sizeof count);
+    for (int64_t i = 0; i < n; i++)
+        for (int b = 0; b < 8; b++) count[b][(o[i].key >> (8 * b)) & 255]++;
+    fm__order_t *src = o, *dst = tmp;
+    for (int b = 0; b < 8; b++) {
+        int64_t *c = count[b];
+        const int shift = 8 * b;
+        if (c[(src[0].key >> shift) & 255] == n) continue;
+        for (int64_t d = 0, start = 0; d < 256; d++) {
+            const int64_t k = c[d];
+            c[d] = start;
+            start += k;
+        }
+        for (int64_t i = 0; i < n; i++)
+            dst[c[(src[i].key >> shift) & 255]++] = src[i];
+        fm__order_t *t = src;
+        src = dst;
+        dst = t;
     }
+    if (src != o) memcpy(o, src, (size_t)n * sizeof *o);
 }
 
 /* ------------------------------------------------------------------ */
