@@ -1,8 +1,9 @@
 /*
  * test_finite.c - fm_all_finite_f32/f64: every kind of non-finite value,
  * at the first, a middle and the last position of lengths around the
- * scan's block size, is found; every finite extreme passes; exact-size
- * heap buffers so that the sanitizer build catches a read past the end.
+ * scan's block size (and one long enough for the threads), is found;
+ * every finite extreme passes; exact-size heap buffers so that the
+ * sanitizer build catches a read past the end.
  */
 #include <float.h>
 #include <math.h>
@@ -11,7 +12,9 @@
 #include "fastmlp.h"
 #include "fm_test.h"
 
-static const int64_t LENGTHS[] = {1, 2, 7, 4095, 4096, 4097, 12289};
+/* The last is over the 4 MiB from which the threads share the scan. */
+static const int64_t LENGTHS[] = {1, 2, 7, 4095, 4096, 4097, 12289,
+                                  (1 << 20) + 3};
 
 /* One test per dtype: T, its check, its finite extremes MAX and MIN. */
 #define FM_DEF_TEST_FINITE(NAME, T, CHECK_FN, MAX, MIN)                    \
