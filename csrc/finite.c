@@ -14,15 +14,16 @@
  * compiler vectorises it. */
 #define FM_FINITE_BLOCK 4096
 
+/* Inputs from FM_FINITE_PARALLEL_MIN_BYTES are scanned by the threads, in
+ * this many contiguous parts.  Measured on 2 threads: 64 KiB is no faster
+ * than on one, 128 KiB 4.8 -> 4.0 us, 256 KiB 9.3 -> 3.7-6.7 us, MNIST's
+ * 188 MB 7.4 -> 5.3 ms. */
+#define FM_FINITE_PARTS 64
+#define FM_FINITE_PARALLEL_MIN_BYTES ((int64_t)128 << 10)
+
 /* A value is finite exactly when its exponent bits are not all ones; the
  * test is on the bits (U, the unsigned integer of T's width; EXP, the
  * exponent mask), so it is exact and raises no FP exception. */
-/* Large inputs (a training set) are scanned by the threads, in this many
- * contiguous parts; below FM_FINITE_PARALLEL_MIN_BYTES one thread reads
- * faster than two can be started. */
-#define FM_FINITE_PARTS 64
-#define FM_FINITE_PARALLEL_MIN_BYTES ((int64_t)4 << 20)
-
 #define FM_DEF_ALL_FINITE(NAME, T, U, EXP)                                 \
     /* 1 if x[i0..i1) holds no NaN or infinity */                          \
     static int NAME##_range(const T *x, int64_t i0, int64_t i1) {          \

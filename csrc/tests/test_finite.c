@@ -12,7 +12,7 @@
 #include "fastmlp.h"
 #include "fm_test.h"
 
-/* The last is over the 4 MiB from which the threads share the scan. */
+/* The last is over the 128 KiB from which the threads share the scan. */
 static const int64_t LENGTHS[] = {1, 2, 7, 4095, 4096, 4097, 12289,
                                   (1 << 20) + 3};
 
