@@ -7,8 +7,8 @@
  * (expm1f, erff, ...), so float32 results are what a float32 library would
  * give, not double results rounded.  The float exp, tanh and sigmoid, the
  * activations of the hot training loops, are act_vec_tmpl.h's vectorised
- * versions instead, compiled per ISA.  Specification: docs/MATH.md,
- * "Activations".
+ * versions instead, compiled per ISA, as are the float derivatives of
+ * tanh, sigmoid and ReLU.  Specification: docs/MATH.md, "Activations".
  */
 #include <math.h>
 #include <string.h>
@@ -60,18 +60,34 @@ static int act_check(fm_act_t act, double param) {
 #endif
 
 typedef void act_vec_span_t(int64_t n, const float *z, float *a);
+typedef void act_vec_bwd_t(int64_t n, const float *a, const float *da,
+                           float *dz);
 
-/* The vectorised spans of each ISA, in the order tanh, sigmoid, exp. */
-static act_vec_span_t *const vec_spans[FM_ISA_COUNT_][3] = {
-    [FM_ISA_GENERIC] = {fwd_tanh_f32_generic, fwd_sigmoid_f32_generic,
-                        fwd_exp_f32_generic},
+/* One ISA's vectorised float spans: forward tanh, sigmoid, exp; backward
+ * tanh, sigmoid, ReLU. */
+typedef struct {
+    act_vec_span_t *fwd[3];
+    act_vec_bwd_t *bwd[3];
+} act_vec_t;
+
+#define FM_ACT_VEC(sfx)                                                    \
+    {{fwd_tanh_f32_##sfx, fwd_sigmoid_f32_##sfx, fwd_exp_f32_##sfx},       \
+     {bwd_tanh_f32_##sfx, bwd_sigmoid_f32_##sfx, bwd_relu_f32_##sfx}}
+static const act_vec_t act_vec[FM_ISA_COUNT_] = {
+    [FM_ISA_GENERIC] = FM_ACT_VEC(generic),
 #if FM_HAVE_X86_KERNELS
-    [FM_ISA_AVX2] = {fwd_tanh_f32_avx2, fwd_sigmoid_f32_avx2,
-                     fwd_exp_f32_avx2},
-    [FM_ISA_AVX512] = {fwd_tanh_f32_avx512, fwd_sigmoid_f32_avx512,
-                       fwd_exp_f32_avx512},
+    [FM_ISA_AVX2] = FM_ACT_VEC(avx2),
+    [FM_ISA_AVX512] = FM_ACT_VEC(avx512),
 #endif
 };
+#undef FM_ACT_VEC
+
+/* The active ISA's spans (the generic ones in a build without x86
+ * kernels). */
+static const act_vec_t *act_vec_active(void) {
+    const act_vec_t *v = &act_vec[fm_isa_active()];
+    return v->fwd[0] != NULL ? v : &act_vec[FM_ISA_GENERIC];
+}
 
 /* a = g(z) over n floats through the active ISA's vectorised span when
  * act has one (tanh, sigmoid, exp): 1 if done, 0 if act has none. */
@@ -81,9 +97,20 @@ static int vec_span_f32(fm_act_t act, int64_t n, const float *z, float *a) {
                   : act == FM_ACT_EXP     ? 2
                                           : -1;
     if (k < 0) return 0;
-    act_vec_span_t *f = vec_spans[fm_isa_active()][k];
-    if (f == NULL) f = vec_spans[FM_ISA_GENERIC][k]; /* no x86 kernels */
-    f(n, z, a);
+    act_vec_active()->fwd[k](n, z, a);
+    return 1;
+}
+
+/* dz = da ⊙ g'(a) over n floats through the active ISA's span when act
+ * has one (tanh, sigmoid, ReLU): 1 if done, 0 if act has none. */
+static int vec_bwd_f32(fm_act_t act, int64_t n, const float *a,
+                       const float *da, float *dz) {
+    const int k = act == FM_ACT_TANH      ? 0
+                  : act == FM_ACT_SIGMOID ? 1
+                  : act == FM_ACT_RELU    ? 2
+                                          : -1;
+    if (k < 0) return 0;
+    act_vec_active()->bwd[k](n, a, da, dz);
     return 1;
 }
 
@@ -100,9 +127,15 @@ void fm__exp_f64(int64_t n, const double *x, double *y) {
     exp_f64_generic(n, x, y);
 }
 
-/* double keeps libm throughout */
+/* double keeps libm throughout, and act_tmpl.h's backward loops */
 static int vec_span_f64(fm_act_t act, int64_t n, const double *z, double *a) {
     (void)act, (void)n, (void)z, (void)a;
+    return 0;
+}
+
+static int vec_bwd_f64(fm_act_t act, int64_t n, const double *a,
+                       const double *da, double *dz) {
+    (void)act, (void)n, (void)a, (void)da, (void)dz;
     return 0;
 }
 

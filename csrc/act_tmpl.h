@@ -312,6 +312,7 @@ int FM_SFX(fm_act_backward)(fm_act_t act, double param, int64_t rows,
     if (fm_act_needs_z(act) ? Z == NULL : (act != FM_ACT_IDENTITY && A == NULL))
         return FM_ERR_ARG;
 
+    if (FM_SFX(vec_bwd)(act, n, A, dA, dZ)) return FM_OK;
     const FM_SFX(act_consts_t) c = FM_SFX(act_consts)(param);
     switch (act) {
     case FM_ACT_IDENTITY: FM_SFX(bwd_identity)(n, dA, dZ); break;

@@ -1,7 +1,7 @@
 /*
- * act_vec_tmpl.h - float exp, tanh and sigmoid spans, and the double exp
- * of the cross-entropy value, written for the vectoriser, for one
- * instruction set.
+ * act_vec_tmpl.h - float exp, tanh and sigmoid spans, the float backward
+ * spans of tanh, sigmoid and ReLU, and the double exp of the cross-entropy
+ * value, written for the vectoriser, for one instruction set.
  *
  * Included by act.c once per ISA with FM_LSFX(name) (name##_avx2, ...)
  * defined, after a "#pragma GCC target" for the ISA.  glibc's expf and
@@ -155,6 +155,28 @@ static void FM_LSFX(fwd_exp_f32)(int64_t n, const float *z, float *a) {
 /* a = tanh z */
 static void FM_LSFX(fwd_tanh_f32)(int64_t n, const float *z, float *a) {
     for (int64_t i = 0; i < n; i++) a[i] = FM_LSFX(vtanhf)(z[i]);
+}
+
+/* The float backward spans of tanh, sigmoid and ReLU (act_tmpl.h's
+ * formulas, the same operations in the same order): compiled here for
+ * each ISA, where act.c's own copy gets the baseline's 4-lane vectors.
+ * dz may be da (the network's backward pass runs in place). */
+static void FM_LSFX(bwd_tanh_f32)(int64_t n, const float *a, const float *da,
+                                  float *dz) {
+    for (int64_t i = 0; i < n; i++) dz[i] = da[i] * (1.0f - a[i] * a[i]);
+}
+
+static void FM_LSFX(bwd_sigmoid_f32)(int64_t n, const float *a,
+                                     const float *da, float *dz) {
+    for (int64_t i = 0; i < n; i++) dz[i] = da[i] * (a[i] * (1.0f - a[i]));
+}
+
+static void FM_LSFX(bwd_relu_f32)(int64_t n, const float *a, const float *da,
+                                  float *dz) {
+    for (int64_t i = 0; i < n; i++) {
+        const float d = da[i];
+        dz[i] = a[i] > 0 ? d : 0.0f;
+    }
 }
 
 /* a = σ(z) = 1/(1 + e^{−z}) for z >= 0, e^z/(1 + e^z) below: exp is only
