@@ -27,6 +27,10 @@
 #define FM_GATHER_PARALLEL_MIN_BYTES ((int64_t)64 << 10)
 /* Rows the gather copies side by side (see net_gather_group). */
 #define FM_GATHER_GROUP 8
+/* Next batches of at most this many bytes of X (W3's 32 rows of 128 B)
+ * are prefetched during the step before their gather; a large one (an
+ * MNIST batch, 400 KB) would evict the step's own data from L2. */
+#define FM_GATHER_PREFETCH_MAX_BYTES ((int64_t)16 << 10)
 
 /* Rows per chunk in predict / evaluate: bounds their per-call scratch to
  * FM_NET_CHUNK rows of the widest layer whatever n is.  128 rows of up to
@@ -619,6 +623,16 @@ int fm_net_train_epoch(fm_net_t *net, const fm_train_cfg_t *cfg, int64_t n,
             FM_FOR_ON_THREADS(nt, g, groups,
                               net_gather_group(net, g, m, o, X, Y, sw));
             Xb = net->Xb, Yb = net->Yb, swb = sw ? net->swb : NULL;
+            /* a small next batch: fetch its rows while this step runs, so
+             * that its gather does not wait on their misses */
+            const int64_t m1 = n - start - m < bs ? n - start - m : bs;
+            if (m1 > 0 && m1 * (int64_t)xrow <= FM_GATHER_PREFETCH_MAX_BYTES)
+                for (int64_t r = 0; r < m1; r++) {
+                    const char *row = (const char *)X +
+                                      (size_t)o[m + r].idx * xrow;
+                    for (size_t c = 0; c < xrow; c += FM_CACHELINE)
+                        __builtin_prefetch(row + c);
+                }
         }
         fm__step_out_t so;
         st = net_step(net, cfg, m, Xb, Yb, swb, &so);
