@@ -35,7 +35,7 @@ static int loss_is_canonical(fm_loss_t loss, fm_act_t out_act) {
 }
 
 /* Elements of z − m that cce_total exponentiates at once (8 KiB of
- * doubles on the stack); more classes than this go row by row. */
+ * doubles on the stack); a row of more classes goes in pieces. */
 #define FM_LSE_CHUNK 1024
 
 #define T float

@@ -12,10 +12,9 @@
 /* ℓ of one sample (row of k outputs), in double.
  *   squared: ½·Σ_k (a − y)²
  *   BCE:     Σ_k (max(z,0) − y·z) + log1p(exp(−|z|))
- *   CCE:     −Σ_k y·((z − m) − log Σ_j exp(z_j − m)),  m = max_j z_j
  *   Poisson: Σ_k ((xlogy(y,y) − y·z) − y) + exp(z)
- * BCE, CCE and Poisson read the logits, never log(a): finite for any
- * finite z. */
+ * BCE and Poisson read the logits, never log(a): finite for any finite
+ * z.  Categorical cross-entropy is cce_total's. */
 static double FM_SFX(loss_row)(fm_loss_t loss, int64_t k, const T *z,
                                const T *a, const T *y) {
     double l = 0.0;
@@ -32,17 +31,6 @@ static double FM_SFX(loss_row)(fm_loss_t loss, int64_t k, const T *z,
             l += ((zz > 0 ? zz : 0.0) - yy * zz) + log1p(exp(-fabs(zz)));
         }
         return l;
-    case FM_LOSS_CATEGORICAL_CROSSENTROPY: {
-        double m = (double)z[0];
-        for (int64_t j = 1; j < k; j++)
-            if ((double)z[j] > m) m = (double)z[j];
-        double s = 0.0;
-        for (int64_t j = 0; j < k; j++) s += exp((double)z[j] - m);
-        const double lse = log(s);
-        for (int64_t j = 0; j < k; j++)
-            l += (double)y[j] * (((double)z[j] - m) - lse);
-        return -l;
-    }
     case FM_LOSS_POISSON:
         for (int64_t j = 0; j < k; j++) {
             double zz = z[j], yy = y[j];
@@ -54,15 +42,16 @@ static double FM_SFX(loss_row)(fm_loss_t loss, int64_t k, const T *z,
     }
 }
 
-/* Σ_i w_i·ℓ_i of categorical cross-entropy (loss_row's formula) for
- * k <= FM_LSE_CHUNK classes, rows taken in groups whose z_j − m fill a
- * stack buffer, so that their exponentials are one vectorised span
- * (fm__exp_f64) rather than k libm calls a row; the sums run in the same
- * order as loss_row's. */
+/* Σ_i w_i·ℓ_i of categorical cross-entropy,
+ *   ℓ = −Σ_k y·((z − m) − log Σ_j exp(z_j − m)),  m = max_j z_j,
+ * reading the logits (finite for any finite z).  The exponentials go
+ * through the vectorised double exp (fm__exp_f64) a stack buffer at a
+ * time: whole rows of k <= FM_LSE_CHUNK classes side by side, a longer
+ * row in pieces; each Σ_j runs in increasing j either way. */
 static double FM_SFX(cce_total)(int64_t n, int64_t k, const T *Z,
                                 const T *Y, const T *sw) {
-    double e[FM_LSE_CHUNK], mx[FM_LSE_CHUNK];
-    const int64_t group = FM_LSE_CHUNK / k;
+    double e[FM_LSE_CHUNK], mx[FM_LSE_CHUNK], se[FM_LSE_CHUNK];
+    const int64_t group = k <= FM_LSE_CHUNK ? FM_LSE_CHUNK / k : 1;
     double total = 0.0;
     for (int64_t i0 = 0; i0 < n; i0 += group) {
         const int64_t rows = n - i0 < group ? n - i0 : group;
@@ -72,15 +61,29 @@ static double FM_SFX(cce_total)(int64_t n, int64_t k, const T *Z,
             for (int64_t j = 1; j < k; j++)
                 if ((double)z[j] > m) m = (double)z[j];
             mx[r] = m;
-            for (int64_t j = 0; j < k; j++) e[r * k + j] = (double)z[j] - m;
+            se[r] = 0.0;
         }
-        fm__exp_f64(rows * k, e, e);
+        if (k <= FM_LSE_CHUNK) {
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t j = 0; j < k; j++)
+                    e[r * k + j] = (double)Z[(i0 + r) * k + j] - mx[r];
+            fm__exp_f64(rows * k, e, e);
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t j = 0; j < k; j++) se[r] += e[r * k + j];
+        } else { /* one row (rows == 1), FM_LSE_CHUNK classes at a time */
+            const T *z = Z + i0 * k;
+            for (int64_t j0 = 0; j0 < k; j0 += FM_LSE_CHUNK) {
+                const int64_t w = k - j0 < FM_LSE_CHUNK ? k - j0 : FM_LSE_CHUNK;
+                for (int64_t j = 0; j < w; j++)
+                    e[j] = (double)z[j0 + j] - mx[0];
+                fm__exp_f64(w, e, e);
+                for (int64_t j = 0; j < w; j++) se[0] += e[j];
+            }
+        }
         for (int64_t r = 0; r < rows; r++) {
             const int64_t i = i0 + r;
             const T *z = Z + i * k, *y = Y + i * k;
-            double s = 0.0;
-            for (int64_t j = 0; j < k; j++) s += e[r * k + j];
-            const double lse = log(s);
+            const double lse = log(se[r]);
             double l = 0.0;
             for (int64_t j = 0; j < k; j++)
                 l += (double)y[j] * (((double)z[j] - mx[r]) - lse);
@@ -124,7 +127,7 @@ int FM_SFX(fm_loss)(fm_loss_t loss, fm_act_t out_act, double act_param,
 
     /* value = (Σ_i w_i·ℓ_i) / W */
     double total = 0.0;
-    if (loss == FM_LOSS_CATEGORICAL_CROSSENTROPY && k <= FM_LSE_CHUNK) {
+    if (loss == FM_LOSS_CATEGORICAL_CROSSENTROPY) {
         total = FM_SFX(cce_total)(n, k, Z, Y, sw);
     } else {
         for (int64_t i = 0; i < n; i++) {
