@@ -599,16 +599,13 @@ int FM_SFX(fm__gemm_ep)(int trans_a, int trans_b, int64_t M, int64_t N,
                             C, ldc, ep);
 }
 
-/* Column sums (fm_internal.h): the row kernel with a row of ones, read
- * with stride 0.  Each element is the chain acc = 1·x + acc from acc = 0,
- * one rounding per row as in the plain sum, and alpha = 1 leaves it
- * exact. */
+/* Column sums (fm_internal.h): s = 1ᵀ·X as the one-row product of
+ * gemm_small_m, op(A) a row of ones read with stride 0 (A transposed with
+ * lda = 0).  Each element is the row kernel's chain acc = 1·x + acc from
+ * acc = 0, one rounding per row as in the plain sum, and alpha = 1 leaves
+ * it exact. */
 void FM_SFX(fm__col_sums)(int64_t m, int64_t n, const T *X, int64_t ldx,
                           T *s) {
-    const struct FM_SFX(fm_ukr_blk) *blk = FM_SFX(fm_gemm_blk)();
     const T one = 1;
-    for (int64_t j0 = 0; j0 < n; j0 += FM_ROWK_MAX_N) {
-        const int w = (int)(n - j0 < FM_ROWK_MAX_N ? n - j0 : FM_ROWK_MAX_N);
-        blk->rowk(m, (T)1, &one, 0, X + j0, ldx, (T)0, s + j0, w);
-    }
+    FM_SFX(gemm_small_m)(1, 1, n, m, (T)1, &one, 0, X, ldx, (T)0, s, n, NULL);
 }
