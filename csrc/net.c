@@ -567,6 +567,19 @@ static void net_gather_group(fm_net_t *net, int64_t g, int64_t m,
     for (int k = 0; k < rows; k++) memcpy(dst[k] + c, src[k] + c, xrow - c);
 }
 
+/* The X rows o[0..m).idx of a small next batch (at most
+ * FM_GATHER_PREFETCH_MAX_BYTES), fetched while this step runs so that
+ * their gather does not wait on the misses. */
+static void net_prefetch_rows(const fm__order_t *o, int64_t m, const void *X,
+                              size_t xrow) {
+    if (m <= 0 || m * (int64_t)xrow > FM_GATHER_PREFETCH_MAX_BYTES) return;
+    for (int64_t r = 0; r < m; r++) {
+        const char *row = (const char *)X + (size_t)o[r].idx * xrow;
+        for (size_t c = 0; c < xrow; c += FM_CACHELINE)
+            __builtin_prefetch(row + c);
+    }
+}
+
 /* One epoch over (X (n, n_in), Y (n, n_out), sw (n,) or NULL): permute,
  * cut into batches, one step each; stats cover the batches that ran. */
 int fm_net_train_epoch(fm_net_t *net, const fm_train_cfg_t *cfg, int64_t n,
@@ -623,16 +636,8 @@ int fm_net_train_epoch(fm_net_t *net, const fm_train_cfg_t *cfg, int64_t n,
             FM_FOR_ON_THREADS(nt, g, groups,
                               net_gather_group(net, g, m, o, X, Y, sw));
             Xb = net->Xb, Yb = net->Yb, swb = sw ? net->swb : NULL;
-            /* a small next batch: fetch its rows while this step runs, so
-             * that its gather does not wait on their misses */
             const int64_t m1 = n - start - m < bs ? n - start - m : bs;
-            if (m1 > 0 && m1 * (int64_t)xrow <= FM_GATHER_PREFETCH_MAX_BYTES)
-                for (int64_t r = 0; r < m1; r++) {
-                    const char *row = (const char *)X +
-                                      (size_t)o[m + r].idx * xrow;
-                    for (size_t c = 0; c < xrow; c += FM_CACHELINE)
-                        __builtin_prefetch(row + c);
-                }
+            net_prefetch_rows(o + m, m1, X, xrow);
         }
         fm__step_out_t so;
         st = net_step(net, cfg, m, Xb, Yb, swb, &so);
