@@ -330,13 +330,12 @@ struct FM_SFX(direct_part) {
  * pass over it; A is read again for each panel, from L2.  C := beta·C +
  * alpha·S₀ on the first block, then C += alpha·S_b, as gemm_thread does,
  * so each element gets the same bits as through the packed path. */
-static int FM_SFX(gemm_direct_part)(const struct FM_SFX(fm_ukr_blk) *blk,
+static void FM_SFX(gemm_direct_part)(const struct FM_SFX(fm_ukr_blk) *blk,
                                     struct FM_SFX(direct_part) r, int rows,
                                     int64_t M, int64_t N, int64_t K,
                                     int64_t kc, T alpha, const T *A,
                                     int64_t rsa, int64_t csa, const T *B,
-                                    int64_t ldb, T beta, T *C, int64_t ldc,
-                                    const fm_epilogue_t *ep) {
+                                    int64_t ldb, T beta, T *C, int64_t ldc) {
     const int nr = blk->nr;
     for (int64_t jp = r.jp0; jp < r.jp1; jp++) {
         const int64_t j0 = jp * nr;
@@ -353,31 +352,20 @@ static int FM_SFX(gemm_direct_part)(const struct FM_SFX(fm_ukr_blk) *blk,
             }
         }
     }
-    if (ep == NULL || r.it0 >= r.it1 || r.jp0 >= r.jp1) return FM_OK;
-    /* One epilogue over the whole rectangle, not one per tile: a tile's
-     * rows are NR wide, and per-row calls of the activation cost more
-     * than the activation itself at these sizes.  C is at most a few
-     * hundred KiB here, still in L2. */
-    const int64_t i0 = r.it0 * rows, j0 = r.jp0 * nr;
-    const int64_t i1 = r.it1 * rows < M ? r.it1 * rows : M;
-    const int64_t j1 = r.jp1 * nr < N ? r.jp1 * nr : N;
-    return FM_SFX(gemm_epilogue)(ep, i1 - i0, j1 - j0, C, ldc, i0, j0);
 }
 
 /* The column kernel's loops over row tiles [r.it0, r.it1) of cukr_m
  * rows (N <= FM_CUKR_MAX_N), each summed over the kc blocks as
  * gemm_direct_part sums them.  An untransposed A is first transposed, one
  * tile and block at a time, into the layout the kernel reads. */
-static int FM_SFX(gemm_direct_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
+static void FM_SFX(gemm_direct_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
                                     struct FM_SFX(direct_part) r,
                                     int trans_a, int64_t M, int64_t N,
                                     int64_t K, int64_t kc, T alpha,
                                     const T *A, int64_t lda, const T *B,
-                                    int64_t ldb, T beta, T *C, int64_t ldc,
-                                    const fm_epilogue_t *ep) {
+                                    int64_t ldb, T beta, T *C, int64_t ldc) {
     const int cm = blk->cukr_m;
     _Alignas(FM_CACHELINE) T at[FM_GEMM_DIRECT_AT_BYTES / sizeof(T)];
-    int status = FM_OK;
     for (int64_t it = r.it0; it < r.it1; it++) {
         const int64_t i0 = it * cm;
         const int m = (int)(M - i0 < cm ? M - i0 : cm);
@@ -392,12 +380,7 @@ static int FM_SFX(gemm_direct_cols)(const struct FM_SFX(fm_ukr_blk) *blk,
             blk->cukr(kcur, alpha, a, lda_t, B + pc * ldb, ldb,
                       pc == 0 ? beta : (T)1, C + i0 * ldc, ldc, m, (int)N);
         }
-        if (ep) {
-            const int s = FM_SFX(gemm_epilogue)(ep, m, N, C, ldc, i0, 0);
-            if (s != FM_OK) status = s;
-        }
     }
-    return status;
 }
 
 /* Whether gemm_direct takes the column kernel: few enough columns, the
@@ -410,7 +393,11 @@ static int FM_SFX(gemm_direct_uses_cukr)(
            blk->kc * blk->cukr_m * (int64_t)sizeof(T) <= FM_GEMM_DIRECT_AT_BYTES;
 }
 
-/* One thread's rectangle of gemm_direct, by either kernel. */
+/* One thread's rectangle of gemm_direct, by either kernel, then one
+ * epilogue over the whole rectangle, not one per tile: a tile's rows are
+ * at most NR wide, and per-row calls of the activation cost more than
+ * the activation itself at these sizes (C is at most a few hundred KiB
+ * here, still in L2). */
 static int FM_SFX(gemm_direct_rect)(const struct FM_SFX(fm_ukr_blk) *blk,
                                     int by_cukr, struct FM_SFX(direct_part) r,
                                     int rows, int trans_a, int64_t M,
@@ -418,12 +405,22 @@ static int FM_SFX(gemm_direct_rect)(const struct FM_SFX(fm_ukr_blk) *blk,
                                     T alpha, const T *A, int64_t lda,
                                     const T *B, int64_t ldb, T beta, T *C,
                                     int64_t ldc, const fm_epilogue_t *ep) {
-    if (by_cukr)
-        return FM_SFX(gemm_direct_cols)(blk, r, trans_a, M, N, K, kc, alpha,
-                                        A, lda, B, ldb, beta, C, ldc, ep);
-    const int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
-    return FM_SFX(gemm_direct_part)(blk, r, rows, M, N, K, kc, alpha, A, rsa,
-                                    csa, B, ldb, beta, C, ldc, ep);
+    if (by_cukr) {
+        FM_SFX(gemm_direct_cols)(blk, r, trans_a, M, N, K, kc, alpha, A, lda,
+                                 B, ldb, beta, C, ldc);
+    } else {
+        const int64_t rsa = trans_a ? 1 : lda, csa = trans_a ? lda : 1;
+        FM_SFX(gemm_direct_part)(blk, r, rows, M, N, K, kc, alpha, A, rsa,
+                                 csa, B, ldb, beta, C, ldc);
+    }
+    if (ep == NULL || r.it0 >= r.it1 || r.jp0 >= r.jp1) return FM_OK;
+    /* the column kernel's one "panel" is all N columns, which may be more
+     * than NR (AVX2's float64 panel is 8 wide, its column tile 12) */
+    const int64_t nr = by_cukr ? N : blk->nr;
+    const int64_t i0 = r.it0 * rows, j0 = r.jp0 * nr;
+    const int64_t i1 = r.it1 * rows < M ? r.it1 * rows : M;
+    const int64_t j1 = r.jp1 * nr < N ? r.jp1 * nr : N;
+    return FM_SFX(gemm_epilogue)(ep, i1 - i0, j1 - j0, C, ldc, i0, j0);
 }
 
 /* Products whose op(A) fits in L2 (gemm_use_direct): the MR×NR tiles

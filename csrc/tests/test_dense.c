@@ -145,15 +145,27 @@ static void test_forward_shapes(void) {
         {FM_ACT_TANH, 0},     {FM_ACT_GELU, 0},     {FM_ACT_LEAKY_RELU, 0.1},
         {FM_ACT_ELU, 0.7},    {FM_ACT_SOFTPLUS, 0}, {FM_ACT_SOFTMAX, 0},
     };
-    for (int f64 = 0; f64 <= 1; f64++)
-        for (int a = 0; a < (int)(sizeof acts / sizeof acts[0]); a++)
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++)
-                    for (int k = 0; k < 6; k++)
-                        /* every shape for identity, a diagonal for the rest */
-                        if (a == 0 || (i + j + k) % 3 == 0)
-                            forward_case(f64, sz[i], sz[j], sz[k], acts[a].act,
-                                         acts[a].p, (i + k) % 2 ? 3 : 0);
+    /* every ISA: the fused epilogue runs inside each ISA's product; 40
+     * rows by 10 and 12 outputs take the column kernel, whose tile is
+     * wider than AVX2's float64 panel of 8 */
+    for (int isa = 0; isa <= (int)fm_isa_detected(); isa++) {
+        fm_isa_set((fm_isa_t)isa);
+        for (int f64 = 0; f64 <= 1; f64++)
+            for (int a = 0; a < (int)(sizeof acts / sizeof acts[0]); a++) {
+                for (int i = 0; i < 6; i++)
+                    for (int j = 0; j < 6; j++)
+                        for (int k = 0; k < 6; k++)
+                            /* every shape for identity, a diagonal for the
+                             * rest */
+                            if (a == 0 || (i + j + k) % 3 == 0)
+                                forward_case(f64, sz[i], sz[j], sz[k],
+                                             acts[a].act, acts[a].p,
+                                             (i + k) % 2 ? 3 : 0);
+                forward_case(f64, 40, 17, 10, acts[a].act, acts[a].p, 0);
+                forward_case(f64, 40, 33, 12, acts[a].act, acts[a].p, 3);
+            }
+    }
+    fm_isa_set(fm_isa_detected());
 }
 
 /* Backward products and bias sum against naive loops in both dtypes:
