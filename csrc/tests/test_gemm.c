@@ -497,11 +497,12 @@ static void test_threads(const dtype_t *dt) {
      * split the B panels); few columns; K over several kc blocks; packed
      * B in several groups; read in place with a transposed B copied by
      * the threads, split by columns and by rows (each copy on the heap
-     * for float64, and for float32 in the first). */
+     * for float64, and for float32 in the first); a square one, split by
+     * rows. */
     static const int64_t SH[][3] = {{255, 257, 129}, {6, 1000, 400},
                                     {1000, 5, 300},  {130, 260, 780},
                                     {6, 1100, 1100}, {80, 150, 100},
-                                    {200, 64, 96}};
+                                    {200, 64, 96},   {128, 128, 256}};
     const int nt0 = fm_get_num_threads();
     for (size_t s = 0; s < sizeof SH / sizeof SH[0]; s++) {
         const int64_t M = SH[s][0], N = SH[s][1], K = SH[s][2];
