@@ -197,6 +197,15 @@ int fm__threads_for(int64_t work, int64_t min_work, int64_t parts) {
 #endif
 }
 
+/* See fm_internal.h. */
+int fm__thread_num(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 /* Whether this build was compiled with -fopenmp. */
 int fm_has_openmp(void) {
 #ifdef _OPENMP

@@ -48,6 +48,10 @@ static inline int fm__mul_ok(int64_t a, int64_t b, int64_t *out) {
  * caller owns the threads); else fm_get_num_threads(), at most parts. */
 int fm__threads_for(int64_t work, int64_t min_work, int64_t parts);
 
+/* The calling thread's number in the current parallel region (0 outside
+ * one, or without OpenMP). */
+int fm__thread_num(void);
+
 /* y = e^x over n doubles, vectorised for the active ISA (act.c); within
  * a few ulp of libm's exp, the same bits on every ISA. */
 void fm__exp_f64(int64_t n, const double *x, double *y);

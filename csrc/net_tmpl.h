@@ -205,68 +205,93 @@ static int FM_SFX(net_forward_infer)(const fm_net_t *net, int64_t m,
     return FM_OK;
 }
 
-/* out (n, n_out) = network(X (n, n_in; row stride ldx)), in chunks of
- * FM_NET_CHUNK rows through per-call scratch (thread-safe on a const net). */
+/* out (n, n_out) = network(X (n, n_in; row stride ldx)), in net_chunks'
+ * chunks through per-call scratch (thread-safe on a const net), each
+ * thread with its own. */
 static int FM_SFX(net_predict)(const fm_net_t *net, int64_t n, const T *X,
                                int64_t ldx, T *out) {
-    const int64_t ch = n < FM_NET_CHUNK ? n : FM_NET_CHUNK;
+    const net_chunks_t c = net_chunks(net, n);
+    /* one thread's buf0 and buf1; c.rows <= 128 and max_hidden < 2^31,
+     * so the product cannot overflow */
+    const int64_t per = 2 * c.rows * net->max_hidden;
     /* Small requests (one sample, a few rows) use the stack: no heap
-     * allocation per call on the latency-bound path.  ch <= 256 and
-     * max_hidden < 2^31, so the product cannot overflow. */
+     * allocation per call on the latency-bound path. */
     _Alignas(FM_CACHELINE) T stack[FM_PREDICT_STACK_BYTES / sizeof(T)];
     T *scratch = stack;
-    int st = FM_OK;
-    if (2 * ch * net->max_hidden > (int64_t)(sizeof stack / sizeof(T)))
-        st = net_scratch(net, ch, 0, (void **)&scratch);
-    if (st != FM_OK) return st;
-    T *buf0 = scratch, *buf1 = scratch + ch * net->max_hidden;
-    for (int64_t r0 = 0; r0 < n && st == FM_OK; r0 += ch) {
-        const int64_t m = n - r0 < ch ? n - r0 : ch;
-        st = FM_SFX(net_forward_infer)(net, m, X + r0 * ldx, ldx, buf0, buf1,
-                                       NULL, out + r0 * net->n_out);
+    if (c.nt * per > (int64_t)(sizeof stack / sizeof(T))) {
+        const int st = net_scratch(net, c.nt * c.rows, 0, (void **)&scratch);
+        if (st != FM_OK) return st;
     }
+    _Atomic int status = FM_OK;
+    FM_FOR_ON_THREADS(c.nt, k, c.n_chunks, {
+        const int64_t r0 = n * k / c.n_chunks;
+        const int64_t m = n * (k + 1) / c.n_chunks - r0;
+        T *buf0 = scratch + fm__thread_num() * per;
+        const int s = FM_SFX(net_forward_infer)(
+            net, m, X + r0 * ldx, ldx, buf0, buf0 + c.rows * net->max_hidden,
+            NULL, out + r0 * net->n_out);
+        if (s != FM_OK) atomic_store(&status, s);
+    });
     if (scratch != stack) fm__free(scratch);
-    return st;
+    return atomic_load(&status);
 }
 
 /* Mean data loss of the network on X (n, n_in), Y (n, n_out), sw (n,) or
  * NULL, and the penalty with W = Σw.  Chunked like predict; each chunk's
  * value is re-weighted by its Σw so the result is Σ w_i ℓ_i / Σ w_i over
- * all rows, as one pass would give. */
+ * all rows, as one pass would give, and the chunks' terms are added in
+ * chunk order after the threads are done, so the bits do not depend on
+ * the thread count. */
 static int FM_SFX(net_evaluate)(const fm_net_t *net, const fm_train_cfg_t *cfg,
                                 int64_t n, const T *X, const T *Y, const T *sw,
                                 double *loss, double *penalty) {
     const fm_layer_t *ly = &net->layers[net->n_layers - 1];
     const int64_t k = net->n_out;
-    const int64_t ch = n < FM_NET_CHUNK ? n : FM_NET_CHUNK;
+    const net_chunks_t c = net_chunks(net, n);
+    /* one thread's buf0, buf1, Zo, Ao */
+    const int64_t hid = c.rows * net->max_hidden, per = 2 * hid + 2 * c.rows * k;
     T *scratch = NULL;
-    int st = net_scratch(net, ch, 1, (void **)&scratch);
+    int st = net_scratch(net, c.nt * c.rows, 1, (void **)&scratch);
     if (st != FM_OK) return st;
-    T *buf0 = scratch, *buf1 = buf0 + ch * net->max_hidden;
-    T *Zo = buf1 + ch * net->max_hidden, *Ao = Zo + ch * k;
+    /* chunk j's Σ w_i ℓ_i at 2j, its Σ w_i at 2j + 1 */
+    double *terms = fm__alloc((size_t)c.n_chunks * 2 * sizeof(double));
+    if (terms == NULL) {
+        fm__free(scratch);
+        return FM_ERR_NOMEM;
+    }
 
-    double sum_wl = 0, sum_w = 0;
-    for (int64_t r0 = 0; r0 < n; r0 += ch) {
-        const int64_t m = n - r0 < ch ? n - r0 : ch;
+    _Atomic int status = FM_OK;
+    FM_FOR_ON_THREADS(c.nt, j, c.n_chunks, {
+        const int64_t r0 = n * j / c.n_chunks;
+        const int64_t m = n * (j + 1) / c.n_chunks - r0;
+        T *buf0 = scratch + fm__thread_num() * per, *buf1 = buf0 + hid;
+        T *Zo = buf1 + hid, *Ao = Zo + c.rows * k;
         const T *swc = sw != NULL ? sw + r0 : NULL;
-        double Wc = (double)m;
+        double Wc = (double)m, value = 0;
         if (swc != NULL) {
             Wc = 0;
             for (int64_t i = 0; i < m; i++) Wc += (double)swc[i];
         }
         /* rows of weight zero add nothing (and fm_loss rejects Σw = 0) */
-        if (Wc == 0) continue;
-        st = FM_SFX(net_forward_infer)(net, m, X + r0 * net->n_in, net->n_in,
-                                       buf0, buf1, Zo, Ao);
-        if (st != FM_OK) break;
+        int s = FM_OK;
+        if (Wc != 0)
+            s = FM_SFX(net_forward_infer)(net, m, X + r0 * net->n_in,
+                                          net->n_in, buf0, buf1, Zo, Ao);
         /* value_c = Σ_c w_i ℓ_i / W_c */
-        double value = 0;
-        st = FM_SFX(fm_loss)(cfg->loss, ly->act, ly->act_param, m, k, Zo, Ao,
-                             Y + r0 * k, swc, &value, NULL);
-        if (st != FM_OK) break;
-        sum_wl += value * Wc;
-        sum_w += Wc;
+        if (Wc != 0 && s == FM_OK)
+            s = FM_SFX(fm_loss)(cfg->loss, ly->act, ly->act_param, m, k, Zo,
+                                Ao, Y + r0 * k, swc, &value, NULL);
+        terms[2 * j] = value * Wc;
+        terms[2 * j + 1] = Wc;
+        if (s != FM_OK) atomic_store(&status, s);
+    });
+    st = atomic_load(&status);
+    double sum_wl = 0, sum_w = 0;
+    for (int64_t j = 0; j < c.n_chunks; j++) {
+        sum_wl += terms[2 * j];
+        sum_w += terms[2 * j + 1];
     }
+    fm__free(terms);
     fm__free(scratch);
     if (st != FM_OK) return st;
     if (!(sum_w > 0)) return FM_ERR_ARG;

@@ -771,6 +771,68 @@ static void test_init(void) {
     }
 }
 
+/* predict and evaluate give the same bits on 1, 2 and 3 threads: chunks
+ * spread over the threads (1,000 and 601 rows; 601 leaves one thread a
+ * chunk more), each product spread instead (130 rows, 2 chunks), one small
+ * chunk (3 rows); float32 and float64, with sample weights. */
+static void test_predict_threads(void) {
+    static const int64_t NS[] = {1000, 601, 130, 3};
+    const int64_t n_max = 1000, n_in = 300, k = 3;
+    const fm_layer_t ls[3] = {layer(64, FM_ACT_TANH, 0),
+                              layer(32, FM_ACT_RELU, 0),
+                              layer(k, FM_ACT_SOFTMAX, 0)};
+    double *X = malloc((size_t)(n_max * n_in) * sizeof *X);
+    double *Y = malloc((size_t)(n_max * k) * sizeof *Y);
+    double *sw = malloc((size_t)n_max * sizeof *sw);
+    float *X32 = malloc((size_t)(n_max * n_in) * sizeof *X32);
+    float *Y32 = malloc((size_t)(n_max * k) * sizeof *Y32);
+    float *sw32 = malloc((size_t)n_max * sizeof *sw32);
+    double *out[3];
+    for (int t = 0; t < 3; t++) out[t] = malloc((size_t)(n_max * k) * sizeof(double));
+    fill(X, n_max * n_in, 1.0);
+    targets(FM_LOSS_CATEGORICAL_CROSSENTROPY, Y, n_max, k);
+    for (int64_t i = 0; i < n_max; i++) sw[i] = 0.5 + 0.5 * urand();
+    for (int64_t i = 0; i < n_max * n_in; i++) X32[i] = (float)X[i];
+    for (int64_t i = 0; i < n_max * k; i++) Y32[i] = (float)Y[i];
+    for (int64_t i = 0; i < n_max; i++) sw32[i] = (float)sw[i];
+    const fm_train_cfg_t cfg = sgd1_cfg(FM_LOSS_CATEGORICAL_CROSSENTROPY);
+    const int nt0 = fm_get_num_threads();
+    for (int f64 = 0; f64 <= 1; f64++) {
+        fm_net_t *net = make_net(f64 ? FM_F64 : FM_F32, n_in, 3, ls, 7);
+        if (net == NULL) continue;
+        const void *x = f64 ? (void *)X : (void *)X32, *y = f64 ? (void *)Y : (void *)Y32;
+        const void *w = f64 ? (void *)sw : (void *)sw32;
+        const size_t es = f64 ? sizeof(double) : sizeof(float);
+        for (size_t s = 0; s < sizeof NS / sizeof NS[0]; s++) {
+            const int64_t n = NS[s];
+            double loss[3], pen[3];
+            for (int t = 0; t < 3; t++) {
+                fm_set_num_threads(t + 1);
+                memset(out[t], 0, (size_t)(n * k) * es);
+                CHECK(fm_net_predict(net, n, x, n_in, out[t]) == FM_OK);
+                CHECK(fm_net_evaluate(net, &cfg, n, x, y, w, &loss[t], &pen[t]) == FM_OK);
+            }
+            for (int t = 1; t < 3; t++) {
+                CHECK(memcmp(out[0], out[t], (size_t)(n * k) * es) == 0);
+                CHECK(loss[t] == loss[0] && pen[t] == pen[0]);
+            }
+            /* and the right answer: each row's outputs sum to 1 */
+            int bad = 0;
+            for (int64_t i = 0; i < n; i++) {
+                double sum = 0;
+                for (int j = 0; j < k; j++)
+                    sum += f64 ? out[0][i * k + j] : (double)((float *)out[0])[i * k + j];
+                bad |= !(fabs(sum - 1) <= 1e-5);
+            }
+            CHECK(!bad);
+        }
+        fm_net_free(net);
+    }
+    fm_set_num_threads(nt0);
+    for (int t = 0; t < 3; t++) free(out[t]);
+    free(X), free(Y), free(sw), free(X32), free(Y32), free(sw32);
+}
+
 int main(void) {
     test_init();
     test_gradient_fd();
@@ -782,6 +844,7 @@ int main(void) {
     test_should_stop();
     test_absurd_sizes();
     test_evaluate_predict();
+    test_predict_threads();
     test_layout_and_errors();
     FM_TEST_MAIN_END();
 }
