@@ -439,7 +439,9 @@ int fm_net_init(fm_net_t *net, uint64_t seed);
  * Inference: out (n, n_out) = network(X), X (n, n_in) with row stride
  * ldx >= n_in, both of the network's dtype.  No dropout.  Thread-safe:
  * any number of threads may predict with one network at once (scratch is
- * per call).  n == 0 is allowed.
+ * per call).  n == 0 is allowed.  FM_ERR_NONFINITE if X holds a NaN or an
+ * infinity (out is then unspecified): each chunk of rows is scanned just
+ * before the products read it, so the check costs almost nothing.
  */
 int fm_net_predict(const fm_net_t *net, int64_t n, const void *X,
                    int64_t ldx, void *out);

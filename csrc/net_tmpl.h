@@ -205,6 +205,15 @@ static int FM_SFX(net_forward_infer)(const fm_net_t *net, int64_t m,
     return FM_OK;
 }
 
+/* 1 if the m rows of X (n_in values each, row stride ldx) are finite. */
+static int FM_SFX(net_rows_finite)(int64_t m, int64_t n_in, const T *X,
+                                   int64_t ldx) {
+    if (ldx == n_in) return FM_SFX(fm_all_finite)(m * n_in, X);
+    for (int64_t i = 0; i < m; i++)
+        if (!FM_SFX(fm_all_finite)(n_in, X + i * ldx)) return 0;
+    return 1;
+}
+
 /* out (n, n_out) = network(X (n, n_in; row stride ldx)), in net_chunks'
  * chunks through per-call scratch (thread-safe on a const net), each
  * thread with its own. */
@@ -226,10 +235,15 @@ static int FM_SFX(net_predict)(const fm_net_t *net, int64_t n, const T *X,
     FM_FOR_ON_THREADS(c.nt, k, c.n_chunks, {
         const int64_t r0 = n * k / c.n_chunks;
         const int64_t m = n * (k + 1) / c.n_chunks - r0;
+        const T *x = X + r0 * ldx;
         T *buf0 = scratch + fm__thread_num() * per;
-        const int s = FM_SFX(net_forward_infer)(
-            net, m, X + r0 * ldx, ldx, buf0, buf0 + c.rows * net->max_hidden,
-            NULL, out + r0 * net->n_out);
+        /* the scan leaves the chunk in cache for the first product */
+        const int s =
+            !FM_SFX(net_rows_finite)(m, net->n_in, x, ldx)
+                ? FM_ERR_NONFINITE
+                : FM_SFX(net_forward_infer)(
+                      net, m, x, ldx, buf0, buf0 + c.rows * net->max_hidden,
+                      NULL, out + r0 * net->n_out);
         if (s != FM_OK) atomic_store(&status, s);
     });
     if (scratch != stack) fm__free(scratch);

@@ -857,7 +857,8 @@ cdef class Net:
         return x, y, w
 
     def predict(self, X):
-        """Network output for X (n, n_in) in the network's dtype."""
+        """Network output for X (n, n_in) in the network's dtype; ValueError
+        if X holds a NaN or an infinity (found by the C pass itself)."""
         self._not_busy()
         cdef cnp.ndarray x = self._inputs(X)
         cdef int64_t n = x.shape[0], ldx = x.shape[1]
@@ -871,6 +872,8 @@ cdef class Net:
                 st = fm_net_predict(self.net, n, px, ldx, po)
         finally:
             self._end_read()
+        if st == FM_ERR_NONFINITE:
+            raise ValueError("X contains NaN or infinity")
         check(st, "predict")
         return out
 

@@ -267,7 +267,7 @@ class MLP:
                     "everywhere: gradient training cannot pass through it. Use "
                     "fastmlp.Perceptron (Rosenblatt's rule) for step/sign units.")
 
-    def _check_X(self, X, name="X"):
+    def _check_X(self, X, name="X", finite=True):
         X = np.asarray(X)
         if X.dtype.kind not in "fiub":
             raise TypeError(f"{name} must be numeric, got dtype {X.dtype}")
@@ -283,7 +283,9 @@ class MLP:
             raise ValueError(f"{name} has {X.shape[1]} features, the model expects "
                              f"{self.n_features_in_}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
-        if not _core.all_finite(X):  # in place: no boolean copy of X
+        # in place: no boolean copy of X; finite=False leaves the scan to a
+        # C pass that makes it anyway (predict's, chunk by chunk)
+        if finite and not _core.all_finite(X):
             raise ValueError(f"{name} contains NaN or infinity")
         return X
 
@@ -587,7 +589,7 @@ class MLP:
         (1, 1)
         """
         self._check_built()
-        return self.net_.predict(self._transform(self._check_X(X)))
+        return self.net_.predict(self._transform(self._check_X(X, finite=False)))
 
     def evaluate(self, X, y, sample_weight=None):
         """Loss (data + penalty) and, for classification losses, accuracy.

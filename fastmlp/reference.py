@@ -1614,8 +1614,15 @@ class Net:
         Returns
         -------
         ndarray (n, n_out)
+
+        Raises
+        ------
+        ValueError
+            If X holds a NaN or an infinity (as fm_net_predict's scan).
         """
         X = self._inputs(X)
+        if not np.isfinite(X).all():
+            raise ValueError("X contains NaN or infinity")
         return self._forward(X)[2][-1]
 
     # mirror of fm_net_train_step in csrc/net.c

@@ -184,6 +184,22 @@ def test_bad_input_raises_and_leaves_fitted_model_unchanged(bad, match):
     assert m.epochs_ == 2
 
 
+@pytest.mark.parametrize("backend", ["c", "numpy"])
+@pytest.mark.parametrize("standardize", [False, True])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_predict_names_nonfinite_inputs(backend, standardize, bad):
+    # the C backend's predict finds the value in its own pass over X
+    X, y = blobs()
+    m = MLP([Dense(8, "relu"), Dense(3, "softmax")], loss="categorical_crossentropy",
+            backend=backend, standardize=standardize, seed=0).fit(X, np.eye(3)[y], epochs=1)
+    Xb = X.copy()
+    Xb[-1, 1] = bad
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        m.predict(Xb)
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        m.predict(Xb[-1])
+
+
 def test_wrong_feature_count_at_predict():
     X, y = blobs()
     m = classifier().fit(X, y, epochs=1)

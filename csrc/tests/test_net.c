@@ -825,6 +825,28 @@ static void test_predict_threads(void) {
                 bad |= !(fabs(sum - 1) <= 1e-5);
             }
             CHECK(!bad);
+            /* a NaN or an infinity in any chunk: FM_ERR_NONFINITE on any
+             * thread count; none is looked for in the padding of a row
+             * stride */
+            const int64_t at = (n - 1) * n_in + n_in / 2;
+            for (int t = 0; t < 3; t++) {
+                fm_set_num_threads(t + 1);
+                for (int v = 0; v < 2; v++) {
+                    const double bad_v = v ? -INFINITY : NAN;
+                    if (f64) X[at] = bad_v; else X32[at] = (float)bad_v;
+                    CHECK(fm_net_predict(net, n, x, n_in, out[t]) == FM_ERR_NONFINITE);
+                    if (f64) X[at] = 0; else X32[at] = 0;
+                }
+                CHECK(fm_net_predict(net, n, x, n_in, out[t]) == FM_OK);
+            }
+            if (n > 1) { /* rows of n_in - 1 values, stride n_in */
+                if (f64) X[n_in - 1] = NAN; else X32[n_in - 1] = NAN;
+                fm_net_t *narrow = make_net(f64 ? FM_F64 : FM_F32, n_in - 1, 3, ls, 7);
+                if (narrow != NULL)
+                    CHECK(fm_net_predict(narrow, n - 1, x, n_in, out[0]) == FM_OK);
+                fm_net_free(narrow);
+                if (f64) X[n_in - 1] = 0; else X32[n_in - 1] = 0;
+            }
         }
         fm_net_free(net);
     }
