@@ -316,9 +316,9 @@ static int net_check_data(const fm_net_t *net, int64_t n, const void *X,
 
 /* How predict / evaluate cut n >= 1 rows: n_chunks chunks of near-equal
  * size (chunk c is rows [n·c/n_chunks, n·(c+1)/n_chunks)), at most
- * FM_NET_CHUNK and at most `rows` rows each, the same whatever the thread
- * count, so every row's result is too; and nt threads that take the
- * chunks, each running its chunks' products alone.  Whole chunks per
+ * `rows` <= FM_NET_CHUNK rows each, the same whatever the thread count,
+ * so every row's result is too; and nt threads that take the chunks,
+ * each running its chunks' products alone.  Whole chunks per
  * thread beat splitting each product once every thread gets two of them
  * (1,000 MNIST rows, 2 threads: 2.75 -> 2.3 ms); below that (or below
  * FM_PARALLEL_MIN_FLOPS of work) nt is 1 and each product uses the threads
