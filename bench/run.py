@@ -669,7 +669,10 @@ def w1(res, cfg, args, threads):
             cs.append(Contender("numpy matmul", f_np, inner, threads.setter(t), t, "numpy"))
             cs.append(Contender("fastmlp gemm", f_fm, inner, threads.setter(t), t, "fastmlp"))
         cs = [c for c in cs if not (c.lib == "numpy" and c.threads in child)]
-        measure(cs, cfg["repeat"], interleave=False, settle=0.1, budget_s=30)
+        # interleaved, as the epochs: a burst of load that lasts a
+        # contender's whole row of repetitions (5 × 30 ms) would otherwise
+        # decide a ratio near 1 on its own
+        measure(cs, cfg["repeat"], interleave=True, settle=0.1, budget_s=30)
         for t, medians in child.items():
             c = Contender("numpy matmul", f_np, inner, None, t, "numpy")
             c.times = [medians[label]] if medians else []
