@@ -441,7 +441,11 @@ int fm_net_init(fm_net_t *net, uint64_t seed);
  * any number of threads may predict with one network at once (scratch is
  * per call).  n == 0 is allowed.  FM_ERR_NONFINITE if X holds a NaN or an
  * infinity (out is then unspecified): each chunk of rows is scanned just
- * before the products read it, so the check costs almost nothing.
+ * before the products read it, so the check costs almost nothing.  The
+ * rows go in near-equal chunks of at most 128 (their cut depends on n
+ * alone, so the results do not depend on the thread count); with enough
+ * chunks each thread takes whole chunks, else each product uses the
+ * threads.
  */
 int fm_net_predict(const fm_net_t *net, int64_t n, const void *X,
                    int64_t ldx, void *out);
@@ -500,7 +504,10 @@ int fm_net_train_epoch(fm_net_t *net, const fm_train_cfg_t *cfg, int64_t n,
                        int64_t epoch, fm_epoch_stats_t *stats);
 
 /* Mean loss of the network on (X, Y, sw) without dropout or update;
- * *penalty as in fm_epoch_stats_t with n = Σw of this data. */
+ * *penalty as in fm_epoch_stats_t with n = Σw of this data.  Rows go in
+ * chunks, spread over the threads as fm_net_predict's; the chunks'
+ * terms are added in chunk order, so the value does not depend on the
+ * thread count. */
 int fm_net_evaluate(const fm_net_t *net, const fm_train_cfg_t *cfg, int64_t n,
                     const void *X, const void *Y, const void *sw,
                     double *loss, double *penalty);

@@ -1760,8 +1760,9 @@ class Net:
         """(mean loss, penalty) on (X, Y, sw) without dropout or update.
 
         Mirror of ``fm_net_evaluate`` (csrc/net.c); the penalty uses
-        W = Σw of this data.  (C evaluates in chunks of 128 rows and
-        re-weights them, which rounds the reported value differently.)
+        W = Σw of this data.  (C evaluates in near-equal chunks of at most
+        128 rows and re-weights them, which rounds the reported value
+        differently.)
 
         Returns
         -------
