@@ -430,9 +430,10 @@ static int FM_SFX(gemm_direct_rect)(const struct FM_SFX(fm_ukr_blk) *blk,
  * path's shared B costs each thread a barrier and the other core's half
  * of B.  Threads take whole column panels when op(B) is the larger
  * operand (each reads its own share of B and all of A), else whole row
- * tiles; a tie goes to rows (W2's 128×256·256×128 forward: 25 → 21 ms an
- * epoch at 2 threads, the same alone).  A transposed B (K·N·sizeof(T) <= FM_GEMM_DIRECT_BT_BYTES) is
- * first copied to op(B) by the ISA's transposer, as the kernel reads it:
+ * tiles; a tie goes to rows (W2's 128×256·256×128 forward: 24 → 20 ms an
+ * epoch at 2 threads, the same alone).  A transposed B
+ * (K·N·sizeof(T) <= FM_GEMM_DIRECT_BT_BYTES) is first copied to op(B) by
+ * the ISA's transposer, as the kernel reads it:
  * each thread copies its own panels' columns, or, splitting by rows, an
  * equal share of them and then waits for the others.  At most
  * FM_CUKR_MAX_N columns go to the column kernel, whose vectors run along
