@@ -108,6 +108,30 @@ int fm__gemm_ep_f64(int trans_a, int trans_b, int64_t M, int64_t N,
                     int64_t ldb, double *C, int64_t ldc,
                     const fm_epilogue_t *ep);
 
+/* Most chunks of blocks that the optimiser's threads share in one span
+ * (optim_tmpl.h): the chunking, and so the order of Σ|g|, depends on the
+ * span's length only. */
+#define FM_OPT_MAX_CHUNKS 64
+
+/* fm_optim_step over n_seg segments of one flat buffer in one pass:
+ * segment k is seg_n[k] elements, back to back from element 0 of w, g,
+ * s1 and s2; the even segments (a network's weights) get the penalties
+ * l2, l1, the odd ones (its biases) none.  abs_sums[k] receives segment
+ * k's Σ|g|, the bits fm_optim_step would give it; chunk_sums is scratch
+ * of n_seg·FM_OPT_MAX_CHUNKS doubles.  One coefficient computation and
+ * one parallel region for the whole buffer, its chunks shared by the
+ * threads in equal shares of elements. */
+int fm__optim_step_segments_f32(const fm_optim_t *opt, int64_t t, int n_seg,
+                                const int64_t *seg_n, double l2, double l1,
+                                float *w, const float *g, float *s1,
+                                float *s2, double *abs_sums,
+                                double *chunk_sums);
+int fm__optim_step_segments_f64(const fm_optim_t *opt, int64_t t, int n_seg,
+                                const int64_t *seg_n, double l2, double l1,
+                                double *w, const double *g, double *s1,
+                                double *s2, double *abs_sums,
+                                double *chunk_sums);
+
 /* s[j] := Σ_i X[i·ldx + j] (i < m, j < n), added in increasing i in the
  * dtype: exactly the plain row-after-row sum (a bias gradient), at the
  * speed of the ISA's row kernel. */

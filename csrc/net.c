@@ -81,6 +81,9 @@ struct fm_net {
     int n_layers;         /* L                                          */
     fm_layer_t *layers;   /* (L,) the caller's descriptions, copied     */
     fm__lview_t *lv;      /* (L,) views                                 */
+    int64_t *seg_n;       /* (2L,) nw0, nb0, nw1, …: the update's segments */
+    double *seg_abs;      /* (2L,) their Σ|g| of the last update        */
+    double *seg_chunks;   /* (2L·FM_OPT_MAX_CHUNKS,) the update's scratch */
     int64_t max_hidden;   /* widest hidden layer (0 if L == 1)          */
     int64_t n_params;     /* elements of params, grads, state[s]        */
     void *params;         /* (n_params,) [W0, b0, W1, b1, ...]          */
@@ -406,8 +409,12 @@ fm_net_t *fm_net_create(fm_dtype_t dtype, int64_t n_in, int n_layers,
         return NULL;
     bytes /= 4;
 
-    /* the struct and its per-layer arrays in one block */
-    const size_t per_layer = sizeof(fm_layer_t) + sizeof(fm__lview_t);
+    /* the struct and its per-layer arrays in one block (the doubles and
+     * int64s after the views stay 8-byte aligned: every size is a
+     * multiple of 8) */
+    const size_t per_layer = sizeof(fm_layer_t) + sizeof(fm__lview_t) +
+                             2 * sizeof(int64_t) + 2 * sizeof(double) +
+                             2 * FM_OPT_MAX_CHUNKS * sizeof(double);
     if ((size_t)n_layers > (SIZE_MAX - sizeof(fm_net_t)) / per_layer)
         return NULL;
     const size_t meta = sizeof(fm_net_t) + (size_t)n_layers * per_layer;
@@ -415,6 +422,9 @@ fm_net_t *fm_net_create(fm_dtype_t dtype, int64_t n_in, int n_layers,
     if (net == NULL) return NULL;
     net->layers = (fm_layer_t *)(net + 1);
     net->lv = (fm__lview_t *)(net->layers + n_layers);
+    net->seg_n = (int64_t *)(net->lv + n_layers);
+    net->seg_abs = (double *)(net->seg_n + 2 * n_layers);
+    net->seg_chunks = net->seg_abs + 2 * n_layers;
     net->dtype = dtype;
     net->esize = esize;
     net->n_in = n_in;
@@ -446,6 +456,8 @@ fm_net_t *fm_net_create(fm_dtype_t dtype, int64_t n_in, int n_layers,
         v->b = (char *)net->params + (size_t)v->b_off * esize;
         v->dW = (char *)net->grads + (size_t)v->w_off * esize;
         v->db = (char *)net->grads + (size_t)v->b_off * esize;
+        net->seg_n[2 * l] = v->fan_in * v->units;
+        net->seg_n[2 * l + 1] = v->units;
     }
     *status = FM_OK;
     return net;

@@ -108,29 +108,23 @@ static int FM_SFX(net_backward)(fm_net_t *net, int64_t n, const T *X,
 }
 
 /* Step 5.  t ← t + 1, then per layer W_l ← opt(W_l, dW_l + penalty) and
- * b_l ← opt(b_l, db_l) with the state slices at the same offsets; records
- * mean|dW_l|, mean|db_l| of the raw gradient.  l2c = λ/W, l1c = l1/W. */
+ * b_l ← opt(b_l, db_l) with the state slices at the same offsets, in one
+ * pass over the flat buffers ([W0, b0, W1, b1, …]: the segments seg_n);
+ * records mean|dW_l|, mean|db_l| of the raw gradient.  l2c = λ/W,
+ * l1c = l1/W. */
 static int FM_SFX(net_update)(fm_net_t *net, const fm_optim_t *opt,
                               double l2c, double l1c) {
     const int ns = fm_optim_n_state(opt);
     const int64_t t = net->t + 1;
-    T *s1 = ns >= 1 ? (T *)net->state[0] : NULL;
-    T *s2 = ns >= 2 ? (T *)net->state[1] : NULL;
+    const int st = FM_SFX(fm__optim_step_segments)(
+        opt, t, 2 * net->n_layers, net->seg_n, l2c, l1c, (T *)net->params,
+        (const T *)net->grads, ns >= 1 ? (T *)net->state[0] : NULL,
+        ns >= 2 ? (T *)net->state[1] : NULL, net->seg_abs, net->seg_chunks);
+    if (st != FM_OK) return st;
     for (int l = 0; l < net->n_layers; l++) {
         fm__lview_t *v = &net->lv[l];
-        const int64_t nw = v->fan_in * v->units;
-        double aw = 0, ab = 0;
-        int st = FM_SFX(fm_optim_step)(
-            opt, t, nw, (T *)v->W, (const T *)v->dW,
-            s1 ? s1 + v->w_off : NULL, s2 ? s2 + v->w_off : NULL, l2c, l1c,
-            &aw);
-        if (st != FM_OK) return st;
-        st = FM_SFX(fm_optim_step)(
-            opt, t, v->units, (T *)v->b, (const T *)v->db,
-            s1 ? s1 + v->b_off : NULL, s2 ? s2 + v->b_off : NULL, 0, 0, &ab);
-        if (st != FM_OK) return st;
-        v->gw = aw / (double)nw;
-        v->gb = ab / (double)v->units;
+        v->gw = net->seg_abs[2 * l] / (double)net->seg_n[2 * l];
+        v->gb = net->seg_abs[2 * l + 1] / (double)v->units;
     }
     net->t = t;
     return FM_OK;

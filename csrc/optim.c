@@ -13,9 +13,6 @@
 /* Elements per fused pass (Σ|g|, penalty, update): the block's w, g, m
  * and s stay in L1 between the passes. */
 #define FM_OPT_BLOCK 1024
-/* Most chunks of blocks that the threads share: the chunking, and so the
- * order of Σ|g|, depends on n only. */
-#define FM_OPT_MAX_CHUNKS 64
 /* Fewer parameters than this run on the calling thread: below it the
  * update (under a microsecond per thousand) costs less than waking one. */
 #define FM_OPT_PARALLEL_MIN 32768

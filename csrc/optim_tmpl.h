@@ -42,6 +42,19 @@ typedef struct {
  *    w = w − lr_t·m / (√s + ε)
  * Penalty (every kind): g' = ((g + l2·w) + l1·sign(w)) + wd·w, where the
  * coupled wd term is absent for AdamW. */
+/* The penalty's part of the coefficients (see opt_coefs). */
+static void FM_SFX(opt_set_penalty)(FM_SFX(opt_coef_t) *c,
+                                    const fm_optim_t *o, double l2,
+                                    double l1) {
+    c->l2 = (T)l2;
+    c->l1 = (T)l1;
+    c->wd = (T)o->weight_decay;
+    c->has_l2 = l2 != 0;
+    c->has_l1 = l1 != 0;
+    c->has_wd = o->kind != FM_OPT_ADAMW && o->weight_decay != 0;
+    c->penalised = c->has_l2 || c->has_l1 || c->has_wd;
+}
+
 static FM_SFX(opt_coef_t) FM_SFX(opt_coefs)(const fm_optim_t *o, int64_t t,
                                             double l2, double l1) {
     FM_SFX(opt_coef_t) c;
@@ -80,13 +93,7 @@ static FM_SFX(opt_coef_t) FM_SFX(opt_coefs)(const fm_optim_t *o, int64_t t,
     }
     default: break;
     }
-    c.l2 = (T)l2;
-    c.l1 = (T)l1;
-    c.wd = (T)o->weight_decay;
-    c.has_l2 = l2 != 0;
-    c.has_l1 = l1 != 0;
-    c.has_wd = o->kind != FM_OPT_ADAMW && o->weight_decay != 0;
-    c.penalised = c.has_l2 || c.has_l1 || c.has_wd;
+    FM_SFX(opt_set_penalty)(&c, o, l2, l1);
     return c;
 }
 
@@ -191,5 +198,77 @@ int FM_SFX(fm_optim_step)(const fm_optim_t *opt, int64_t t, int64_t n, T *w,
     double asum = 0;
     for (int64_t k = 0; k < n_chunks; k++) asum += sums[k];
     if (abs_grad_sum != NULL) *abs_grad_sum = asum;
+    return FM_OK;
+}
+
+/* One thread's share of fm__optim_step_segments: every chunk (a segment's
+ * blocks cut as fm_optim_step cuts them) whose first element falls in
+ * this thread's equal share of all the elements; chunk j's Σ|g| goes to
+ * sums[j], chunks numbered segment after segment. */
+static void FM_SFX(opt_segments_share)(const FM_SFX(opt_coef_t) *base,
+                                       const fm_optim_t *opt,
+                                       const FM_SFX(opt_loops_t) *f,
+                                       int n_seg, const int64_t *seg_n,
+                                       double l2, double l1, int64_t total,
+                                       int tid, int nt, T *w, const T *g,
+                                       T *s1, T *s2, double *sums) {
+    int64_t off = 0, j = 0;
+    for (int k = 0; k < n_seg; k++) {
+        const int64_t n = seg_n[k];
+        const int64_t n_blocks = (n + FM_OPT_BLOCK - 1) / FM_OPT_BLOCK;
+        const int64_t n_chunks =
+            n_blocks < FM_OPT_MAX_CHUNKS ? n_blocks : FM_OPT_MAX_CHUNKS;
+        FM_SFX(opt_coef_t) c = *base;
+        if (k % 2 == 0) FM_SFX(opt_set_penalty)(&c, opt, l2, l1);
+        for (int64_t q = 0; q < n_chunks; q++, j++) {
+            const int64_t b0 = n_blocks * q / n_chunks;
+            const int64_t first = off + b0 * FM_OPT_BLOCK;
+            if (first * nt / total != tid) continue;
+            sums[j] = FM_SFX(opt_blocks)(
+                &c, f, 1, n, b0, n_blocks * (q + 1) / n_chunks, w + off,
+                g + off, s1 ? s1 + off : NULL, s2 ? s2 + off : NULL);
+        }
+        off += n;
+    }
+}
+
+/* fm_optim_step over segments k = 0 … n_seg−1 of seg_n[k] elements each,
+ * back to back from element 0 of w, g, s1, s2 (fm_internal.h). */
+int FM_SFX(fm__optim_step_segments)(const fm_optim_t *opt, int64_t t,
+                                    int n_seg, const int64_t *seg_n,
+                                    double l2, double l1, T *w, const T *g,
+                                    T *s1, T *s2, double *abs_sums,
+                                    double *chunk_sums) {
+    int64_t total = 0, items = 0;
+    for (int k = 0; k < n_seg; k++) {
+        const int st = optim_check(opt, t, seg_n[k], k % 2 ? 0 : l2,
+                                   k % 2 ? 0 : l1);
+        if (st != FM_OK) return st;
+        const int64_t n_blocks = (seg_n[k] + FM_OPT_BLOCK - 1) / FM_OPT_BLOCK;
+        total += seg_n[k];
+        items += n_blocks < FM_OPT_MAX_CHUNKS ? n_blocks : FM_OPT_MAX_CHUNKS;
+    }
+    const int n_state = fm_optim_n_state(opt);
+    if (total > 0 && (w == NULL || g == NULL || (n_state >= 1 && s1 == NULL) ||
+                      (n_state >= 2 && s2 == NULL)))
+        return FM_ERR_ARG;
+
+    const FM_SFX(opt_coef_t) base = FM_SFX(opt_coefs)(opt, t, 0, 0);
+    const FM_SFX(opt_loops_t) f = FM_SFX(opt_loops_for)(fm_isa_active());
+    const int nt = fm__threads_for(total, FM_OPT_PARALLEL_MIN, items);
+    FM_FOR_ON_THREADS(nt, tid, nt,
+                      FM_SFX(opt_segments_share)(&base, opt, &f, n_seg, seg_n,
+                                                 l2, l1, total, (int)tid, nt,
+                                                 w, g, s1, s2, chunk_sums));
+    /* each segment's Σ|g|: its chunks' sums in order, as fm_optim_step */
+    int64_t j = 0;
+    for (int k = 0; k < n_seg; k++) {
+        const int64_t n_blocks = (seg_n[k] + FM_OPT_BLOCK - 1) / FM_OPT_BLOCK;
+        const int64_t n_chunks =
+            n_blocks < FM_OPT_MAX_CHUNKS ? n_blocks : FM_OPT_MAX_CHUNKS;
+        double asum = 0;
+        for (int64_t q = 0; q < n_chunks; q++) asum += chunk_sums[j++];
+        abs_sums[k] = asum;
+    }
     return FM_OK;
 }

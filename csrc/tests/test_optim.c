@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fastmlp.h"
+#include "fm_internal.h"
 #include "fm_test.h"
 
 /* Hand values are decimal numbers; the library computes them in binary
@@ -412,6 +413,86 @@ static void test_errors(void) {
     CHECK(fm_optim_step_f64(&p, 1, 2, w, g, s1, s2, 0, 0, NULL) == FM_ERR_ARG);
 }
 
+/* fm__optim_step_segments (the network's one-pass update) equals one
+ * fm_optim_step per segment bit for bit, in w, the state and each
+ * segment's Σ|g|, on 1, 2 and 3 threads: segments shorter than a block,
+ * over 64 blocks (chunks of several blocks), of odd lengths; weights
+ * (even segments) penalised, biases not; float32 and float64. */
+static void test_segments(void) {
+    static const int64_t SEG[] = {70000, 37, 2048, 1, 33000, 130};
+    enum { NS = 6 };
+    static const fm_opt_kind_t KINDS[] = {FM_OPT_ADAM, FM_OPT_ADAMW,
+                                          FM_OPT_SGD, FM_OPT_RMSPROP};
+    int64_t n = 0;
+    for (int k = 0; k < NS; k++) n += SEG[k];
+    const int nt0 = fm_get_num_threads();
+    double *chunks = malloc(NS * FM_OPT_MAX_CHUNKS * sizeof(double));
+    for (int f64 = 0; f64 <= 1; f64++) {
+        const size_t es = f64 ? sizeof(double) : sizeof(float);
+        char *buf[2][4]; /* [reference, segments][w, g, s1, s2] */
+        for (int r = 0; r < 2; r++)
+            for (int b = 0; b < 4; b++) buf[r][b] = malloc((size_t)n * es);
+        for (size_t kk = 0; kk < sizeof KINDS / sizeof KINDS[0]; kk++) {
+            fm_optim_t o = make(KINDS[kk], 0.01);
+            o.momentum = KINDS[kk] == FM_OPT_SGD ? 0.9 : 0;
+            for (int threads = 1; threads <= 3; threads++) {
+                fm_set_num_threads(threads);
+                uint64_t x = 88172645463325252ull;
+                for (int64_t i = 0; i < n; i++)
+                    for (int b = 0; b < 4; b++) {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        double v = (double)(x >> 11) * 0x1p-53 - 0.5;
+                        if (b >= 2) v = fabs(v); /* s2 must be >= 0 */
+                        for (int r = 0; r < 2; r++) {
+                            if (f64) ((double *)buf[r][b])[i] = v;
+                            else ((float *)buf[r][b])[i] = (float)v;
+                        }
+                    }
+                double want[NS], got[NS];
+                for (int t = 1; t <= 3; t++) {
+                    int64_t off = 0;
+                    for (int k = 0; k < NS; k++) {
+                        const double l2 = k % 2 ? 0 : 1e-3, l1 = k % 2 ? 0 : 2e-4;
+                        char *p[4];
+                        for (int b = 0; b < 4; b++) p[b] = buf[0][b] + (size_t)off * es;
+                        CHECK((f64 ? fm_optim_step_f64(&o, t, SEG[k], (double *)p[0], (double *)p[1],
+                                                       (double *)p[2], (double *)p[3], l2, l1, &want[k])
+                                   : fm_optim_step_f32(&o, t, SEG[k], (float *)p[0], (float *)p[1],
+                                                       (float *)p[2], (float *)p[3], l2, l1,
+                                                       &want[k])) == FM_OK);
+                        off += SEG[k];
+                    }
+                    CHECK((f64 ? fm__optim_step_segments_f64(
+                                     &o, t, NS, SEG, 1e-3, 2e-4, (double *)buf[1][0],
+                                     (double *)buf[1][1], (double *)buf[1][2],
+                                     (double *)buf[1][3], got, chunks)
+                               : fm__optim_step_segments_f32(
+                                     &o, t, NS, SEG, 1e-3, 2e-4, (float *)buf[1][0],
+                                     (float *)buf[1][1], (float *)buf[1][2],
+                                     (float *)buf[1][3], got, chunks)) == FM_OK);
+                    for (int b = 0; b < 4; b++)
+                        CHECK(memcmp(buf[0][b], buf[1][b], (size_t)n * es) == 0);
+                    for (int k = 0; k < NS; k++) CHECK(got[k] == want[k]);
+                }
+            }
+        }
+        for (int r = 0; r < 2; r++)
+            for (int b = 0; b < 4; b++) free(buf[r][b]);
+    }
+    /* a bad segment is refused before anything changes */
+    fm_optim_t o = make(FM_OPT_ADAM, 0.01);
+    double w[3] = {1, 2, 3}, g[3] = {1, 1, 1}, s1[3] = {0}, s2[3] = {0}, sums[2];
+    const int64_t bad_n[2] = {2, -1};
+    CHECK(fm__optim_step_segments_f64(&o, 1, 2, bad_n, 0, 0, w, g, s1, s2, sums, chunks) ==
+          FM_ERR_ARG);
+    const int64_t ok_n[2] = {2, 1};
+    CHECK(fm__optim_step_segments_f64(&o, 1, 2, ok_n, -1, 0, w, g, s1, s2, sums, chunks) ==
+          FM_ERR_ARG);
+    CHECK(w[0] == 1 && w[1] == 2 && w[2] == 3);
+    fm_set_num_threads(nt0);
+    free(chunks);
+}
+
 int main(void) {
     test_sgd();
     test_sgd_velocity();
@@ -422,5 +503,6 @@ int main(void) {
     test_f32_rounding();
     test_defaults_and_state();
     test_errors();
+    test_segments();
     FM_TEST_MAIN_END();
 }
