@@ -126,7 +126,7 @@ int fm_gemm_f64(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
 /* 1 if every one of the n values of x is finite (no NaN, no ±inf), else
  * 0; 1 for n <= 0, 0 for x == NULL with n > 0.  Reads x in place and
  * allocates nothing (the check fm_net_train_epoch's callers make on X);
- * from 128 KiB of x the threads (fm_set_num_threads) share the scan. */
+ * from 64 MiB of x the threads (fm_set_num_threads) share the scan. */
 int fm_all_finite_f32(int64_t n, const float *x);
 int fm_all_finite_f64(int64_t n, const double *x);
 

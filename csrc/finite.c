@@ -15,11 +15,16 @@
 #define FM_FINITE_BLOCK 4096
 
 /* Inputs from FM_FINITE_PARALLEL_MIN_BYTES are scanned by the threads, in
- * this many contiguous parts.  Measured on 2 threads: 64 KiB is no faster
- * than on one, 128 KiB 4.8 -> 4.0 us, 256 KiB 9.3 -> 3.7-6.7 us, MNIST's
- * 188 MB 7.4 -> 5.3 ms. */
+ * this many contiguous parts.  Two threads scan faster (256 KiB 9.3 ->
+ * 3.7-6.7 us, MNIST's 188 MB 7.4 -> 5.3 ms), but they leave the last
+ * part of the input in the other core's L2, and a single-threaded epoch
+ * that then gathers its rows pays a cross-core transfer for each: after
+ * a 2-thread scan of 10,000 × 32 float32 (1.28 MB) a 32-16-16-1 epoch
+ * took 2.34-2.42 ms instead of 1.94-1.99 (medians of 8).  That cost is
+ * bounded by the L2 (1 MiB, about 0.5 ms); the threads' gain passes it
+ * near 50 MB, hence 64 MiB. */
 #define FM_FINITE_PARTS 64
-#define FM_FINITE_PARALLEL_MIN_BYTES ((int64_t)128 << 10)
+#define FM_FINITE_PARALLEL_MIN_BYTES ((int64_t)64 << 20)
 
 /* A value is finite exactly when its exponent bits are not all ones; the
  * test is on the bits (U, the unsigned integer of T's width; EXP, the

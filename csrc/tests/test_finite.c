@@ -12,9 +12,9 @@
 #include "fastmlp.h"
 #include "fm_test.h"
 
-/* The last is over the 128 KiB from which the threads share the scan. */
+/* Then one over the 64 MiB from which the threads share the scan. */
 static const int64_t LENGTHS[] = {1, 2, 7, 4095, 4096, 4097, 12289,
-                                  (1 << 20) + 3};
+                                  (1 << 20) + 3, 0};
 
 /* One test per dtype: T, its check, its finite extremes MAX and MIN. */
 #define FM_DEF_TEST_FINITE(NAME, T, CHECK_FN, MAX, MIN)                    \
@@ -22,7 +22,8 @@ static const int64_t LENGTHS[] = {1, 2, 7, 4095, 4096, 4097, 12289,
         const T bad[] = {NAN, -NAN, INFINITY, -INFINITY};                  \
         const T good[] = {MAX, -MAX, MIN, MIN / 4, -(T)0};                 \
         for (size_t l = 0; l < sizeof LENGTHS / sizeof LENGTHS[0]; l++) {  \
-            const int64_t n = LENGTHS[l];                                  \
+            const int64_t n = LENGTHS[l] ? LENGTHS[l]                      \
+                                         : ((int64_t)64 << 20) / (int64_t)sizeof(T) + 3; \
             T *x = malloc((size_t)n * sizeof *x);                          \
             for (int64_t i = 0; i < n; i++) x[i] = (T)i - (T)3.5;          \
             CHECK(CHECK_FN(n, x) == 1);                                    \
