@@ -117,7 +117,8 @@ int fm__gemm_ep_f64(int trans_a, int trans_b, int64_t M, int64_t N,
  * segment k is seg_n[k] elements, back to back from element 0 of w, g,
  * s1 and s2; the even segments (a network's weights) get the penalties
  * l2, l1, the odd ones (its biases) none.  abs_sums[k] receives segment
- * k's Σ|g|, the bits fm_optim_step would give it; chunk_sums is scratch
+ * k's Σ|g| (abs_sums NULL: none), the bits the segment alone would give
+ * (fm_optim_step is the one-segment case); chunk_sums is scratch
  * of n_seg·FM_OPT_MAX_CHUNKS doubles.  One coefficient computation and
  * one parallel region for the whole buffer, its chunks shared by the
  * threads in equal shares of elements. */

@@ -169,55 +169,30 @@ static double FM_SFX(opt_blocks)(const FM_SFX(opt_coef_t) *c,
     return sum;
 }
 
-/* w (n,) ← update(w, g + penalties); s1, s2 (n,) state; t >= 1.  The
- * blocks are cut into at most FM_OPT_MAX_CHUNKS chunks by n alone, the
- * threads share the chunks, and Σ|g| adds the chunks' sums in order: the
- * result is the same for every thread count and ISA. */
-int FM_SFX(fm_optim_step)(const fm_optim_t *opt, int64_t t, int64_t n, T *w,
-                          const T *g, T *s1, T *s2, double l2, double l1,
-                          double *abs_grad_sum) {
-    int st = optim_check(opt, t, n, l2, l1);
-    if (st != FM_OK) return st;
-    const int n_state = fm_optim_n_state(opt);
-    if (n > 0 && (w == NULL || g == NULL || (n_state >= 1 && s1 == NULL) ||
-                  (n_state >= 2 && s2 == NULL)))
-        return FM_ERR_ARG;
-
-    const FM_SFX(opt_coef_t) c = FM_SFX(opt_coefs)(opt, t, l2, l1);
-    const FM_SFX(opt_loops_t) f = FM_SFX(opt_loops_for)(fm_isa_active());
-    const int want_sum = abs_grad_sum != NULL;
+/* Chunks of blocks in a span of n elements: at most FM_OPT_MAX_CHUNKS,
+ * by n alone, so the order of Σ|g| depends on n only. */
+static int64_t FM_SFX(opt_n_chunks)(int64_t n) {
     const int64_t n_blocks = (n + FM_OPT_BLOCK - 1) / FM_OPT_BLOCK;
-    const int64_t n_chunks =
-        n_blocks < FM_OPT_MAX_CHUNKS ? n_blocks : FM_OPT_MAX_CHUNKS;
-    double sums[FM_OPT_MAX_CHUNKS];
-    const int nt = fm__threads_for(n, FM_OPT_PARALLEL_MIN, n_chunks);
-    FM_FOR_ON_THREADS(nt, k, n_chunks,
-                      sums[k] = FM_SFX(opt_blocks)(
-                          &c, &f, want_sum, n, n_blocks * k / n_chunks,
-                          n_blocks * (k + 1) / n_chunks, w, g, s1, s2));
-    double asum = 0;
-    for (int64_t k = 0; k < n_chunks; k++) asum += sums[k];
-    if (abs_grad_sum != NULL) *abs_grad_sum = asum;
-    return FM_OK;
+    return n_blocks < FM_OPT_MAX_CHUNKS ? n_blocks : FM_OPT_MAX_CHUNKS;
 }
 
-/* One thread's share of fm__optim_step_segments: every chunk (a segment's
- * blocks cut as fm_optim_step cuts them) whose first element falls in
- * this thread's equal share of all the elements; chunk j's Σ|g| goes to
- * sums[j], chunks numbered segment after segment. */
+/* One thread's share of fm__optim_step_segments: every chunk (q of a
+ * segment's opt_n_chunks, blocks [n_blocks·q/n_chunks, …)) whose first
+ * element falls in this thread's equal share of all the elements; chunk
+ * j's Σ|g| goes to sums[j], chunks numbered segment after segment. */
 static void FM_SFX(opt_segments_share)(const FM_SFX(opt_coef_t) *base,
                                        const fm_optim_t *opt,
                                        const FM_SFX(opt_loops_t) *f,
-                                       int n_seg, const int64_t *seg_n,
-                                       double l2, double l1, int64_t total,
-                                       int tid, int nt, T *w, const T *g,
-                                       T *s1, T *s2, double *sums) {
+                                       int want_sum, int n_seg,
+                                       const int64_t *seg_n, double l2,
+                                       double l1, int64_t total, int tid,
+                                       int nt, T *w, const T *g, T *s1,
+                                       T *s2, double *sums) {
     int64_t off = 0, j = 0;
     for (int k = 0; k < n_seg; k++) {
         const int64_t n = seg_n[k];
         const int64_t n_blocks = (n + FM_OPT_BLOCK - 1) / FM_OPT_BLOCK;
-        const int64_t n_chunks =
-            n_blocks < FM_OPT_MAX_CHUNKS ? n_blocks : FM_OPT_MAX_CHUNKS;
+        const int64_t n_chunks = FM_SFX(opt_n_chunks)(n);
         FM_SFX(opt_coef_t) c = *base;
         if (k % 2 == 0) FM_SFX(opt_set_penalty)(&c, opt, l2, l1);
         for (int64_t q = 0; q < n_chunks; q++, j++) {
@@ -225,15 +200,19 @@ static void FM_SFX(opt_segments_share)(const FM_SFX(opt_coef_t) *base,
             const int64_t first = off + b0 * FM_OPT_BLOCK;
             if (first * nt / total != tid) continue;
             sums[j] = FM_SFX(opt_blocks)(
-                &c, f, 1, n, b0, n_blocks * (q + 1) / n_chunks, w + off,
-                g + off, s1 ? s1 + off : NULL, s2 ? s2 + off : NULL);
+                &c, f, want_sum, n, b0, n_blocks * (q + 1) / n_chunks,
+                w + off, g + off, s1 ? s1 + off : NULL, s2 ? s2 + off : NULL);
         }
         off += n;
     }
 }
 
-/* fm_optim_step over segments k = 0 … n_seg−1 of seg_n[k] elements each,
- * back to back from element 0 of w, g, s1, s2 (fm_internal.h). */
+/* The update over segments k = 0 … n_seg−1 of seg_n[k] elements each,
+ * back to back from element 0 of w, g, s1, s2 (fm_internal.h); abs_sums
+ * NULL: no Σ|g|.  Each segment's blocks are cut into opt_n_chunks chunks,
+ * the threads share the chunks, and a segment's Σ|g| adds its chunks'
+ * sums in order: the result is the same for every thread count and ISA,
+ * and for a segment alone or among others. */
 int FM_SFX(fm__optim_step_segments)(const fm_optim_t *opt, int64_t t,
                                     int n_seg, const int64_t *seg_n,
                                     double l2, double l1, T *w, const T *g,
@@ -244,9 +223,8 @@ int FM_SFX(fm__optim_step_segments)(const fm_optim_t *opt, int64_t t,
         const int st = optim_check(opt, t, seg_n[k], k % 2 ? 0 : l2,
                                    k % 2 ? 0 : l1);
         if (st != FM_OK) return st;
-        const int64_t n_blocks = (seg_n[k] + FM_OPT_BLOCK - 1) / FM_OPT_BLOCK;
         total += seg_n[k];
-        items += n_blocks < FM_OPT_MAX_CHUNKS ? n_blocks : FM_OPT_MAX_CHUNKS;
+        items += FM_SFX(opt_n_chunks)(seg_n[k]);
     }
     const int n_state = fm_optim_n_state(opt);
     if (total > 0 && (w == NULL || g == NULL || (n_state >= 1 && s1 == NULL) ||
@@ -255,20 +233,28 @@ int FM_SFX(fm__optim_step_segments)(const fm_optim_t *opt, int64_t t,
 
     const FM_SFX(opt_coef_t) base = FM_SFX(opt_coefs)(opt, t, 0, 0);
     const FM_SFX(opt_loops_t) f = FM_SFX(opt_loops_for)(fm_isa_active());
+    const int want_sum = abs_sums != NULL;
     const int nt = fm__threads_for(total, FM_OPT_PARALLEL_MIN, items);
     FM_FOR_ON_THREADS(nt, tid, nt,
-                      FM_SFX(opt_segments_share)(&base, opt, &f, n_seg, seg_n,
-                                                 l2, l1, total, (int)tid, nt,
-                                                 w, g, s1, s2, chunk_sums));
-    /* each segment's Σ|g|: its chunks' sums in order, as fm_optim_step */
-    int64_t j = 0;
-    for (int k = 0; k < n_seg; k++) {
-        const int64_t n_blocks = (seg_n[k] + FM_OPT_BLOCK - 1) / FM_OPT_BLOCK;
-        const int64_t n_chunks =
-            n_blocks < FM_OPT_MAX_CHUNKS ? n_blocks : FM_OPT_MAX_CHUNKS;
+                      FM_SFX(opt_segments_share)(&base, opt, &f, want_sum,
+                                                 n_seg, seg_n, l2, l1, total,
+                                                 (int)tid, nt, w, g, s1, s2,
+                                                 chunk_sums));
+    for (int k = 0, j = 0; k < n_seg && want_sum; k++) {
         double asum = 0;
-        for (int64_t q = 0; q < n_chunks; q++) asum += chunk_sums[j++];
+        for (int64_t q = FM_SFX(opt_n_chunks)(seg_n[k]); q > 0; q--)
+            asum += chunk_sums[j++];
         abs_sums[k] = asum;
     }
     return FM_OK;
+}
+
+/* w (n,) ← update(w, g + penalties); s1, s2 (n,) state; t >= 1: the
+ * update of one segment. */
+int FM_SFX(fm_optim_step)(const fm_optim_t *opt, int64_t t, int64_t n, T *w,
+                          const T *g, T *s1, T *s2, double l2, double l1,
+                          double *abs_grad_sum) {
+    double chunk_sums[FM_OPT_MAX_CHUNKS];
+    return FM_SFX(fm__optim_step_segments)(opt, t, 1, &n, l2, l1, w, g, s1,
+                                          s2, abs_grad_sum, chunk_sums);
 }
