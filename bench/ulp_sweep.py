@@ -36,12 +36,19 @@ def exact(act, z):
 
 
 def ulps(got, want):
-    """|got − want| in float32 spacings at want; 0 where both are inf."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        spacing = np.maximum(np.spacing(np.abs(want).astype(np.float32)).astype(np.float64),
-                             2.0 ** -149)
-        err = np.abs(got.astype(np.float64) - want) / spacing
-    return np.where(got.astype(np.float64) == want, 0.0, err)
+    """|got − want| in float32 spacings at want.  Past the float range (exp
+    above 88.72) the rounded value is the largest float or inf: 0 if got
+    is one of those, inf if not."""
+    fmax = float(np.finfo(np.float32).max)
+    big = np.abs(want) > fmax
+    w = np.where(big, 1.0, want)
+    spacing = np.maximum(np.spacing(np.abs(w).astype(np.float32)).astype(np.float64),
+                         2.0 ** -149)
+    g = got.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(g - w) / spacing
+    past_ok = (np.abs(g) == np.inf) | (np.abs(g) == fmax)
+    return np.where(big, np.where(past_ok, 0.0, np.inf), err)
 
 
 def floats(lo, hi):
