@@ -1,7 +1,8 @@
 /*
  * act_vec_tmpl.h - float exp, tanh and sigmoid spans, the float backward
- * spans of tanh, sigmoid and ReLU, and the double exp of the cross-entropy
- * value, written for the vectoriser, for one instruction set.
+ * spans of tanh, sigmoid and ReLU, the double exp of the cross-entropy
+ * value and the products' bias add, written for the vectoriser, for one
+ * instruction set.
  *
  * Included by act.c once per ISA with FM_LSFX(name) (name##_avx2, ...)
  * defined, after a "#pragma GCC target" for the ISA.  glibc's expf and
@@ -141,6 +142,16 @@ static inline double FM_LSFX(vexp)(double x) {
     memcpy(&s1, &b1, sizeof s1);
     memcpy(&s2, &b2, sizeof s2);
     return p * s1 * s2;
+}
+
+/* c += b over n values: the product epilogue's bias, one row of a tile
+ * at a time (one rounding each, so every ISA gives the same bits) */
+static void FM_LSFX(add_f32)(int64_t n, const float *b, float *c) {
+    for (int64_t i = 0; i < n; i++) c[i] = c[i] + b[i];
+}
+
+static void FM_LSFX(add_f64)(int64_t n, const double *b, double *c) {
+    for (int64_t i = 0; i < n; i++) c[i] = c[i] + b[i];
 }
 
 /* y = e^x over n doubles */

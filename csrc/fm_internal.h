@@ -56,6 +56,13 @@ int fm__thread_num(void);
  * a few ulp of libm's exp, the same bits on every ISA. */
 void fm__exp_f64(int64_t n, const double *x, double *y);
 
+/* C[i·ldc + j] += b[j] for i < m, j < n, vectorised for the active ISA
+ * (act.c): a product's bias. */
+void fm__add_bias_f32(int64_t m, int64_t n, float *C, int64_t ldc,
+                      const float *b);
+void fm__add_bias_f64(int64_t m, int64_t n, double *C, int64_t ldc,
+                      const double *b);
+
 /* for (int64_t I = 0; I < N; I++) { ... } on NT threads (static schedule),
  * or plainly on the calling thread when NT <= 1: an OpenMP region with a
  * false if() clause still enters libgomp, a third of a microsecond each

@@ -111,11 +111,8 @@ static int FM_SFX(gemm_epilogue)(const fm_epilogue_t *ep, int64_t m,
                                  int64_t n, T *C, int64_t ldc, int64_t i0,
                                  int64_t j0) {
     T *c = C + i0 * ldc + j0;
-    if (ep->bias) {
-        const T *b = (const T *)ep->bias + j0;
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) c[i * ldc + j] += b[j];
-    }
+    if (ep->bias)
+        FM_SFX(fm__add_bias)(m, n, c, ldc, (const T *)ep->bias + j0);
     if (ep->Z) {
         T *z = (T *)ep->Z + i0 * ep->ldz + j0;
         for (int64_t i = 0; i < m; i++)
