@@ -63,16 +63,19 @@ typedef void act_vec_span_t(int64_t n, const float *z, float *a);
 typedef void act_vec_bwd_t(int64_t n, const float *a, const float *da,
                            float *dz);
 
-/* One ISA's vectorised float spans: forward tanh, sigmoid, exp; backward
- * tanh, sigmoid, ReLU. */
+/* One ISA's vectorised spans: forward tanh, sigmoid, exp; backward tanh,
+ * sigmoid, ReLU (float); the bias add (float, double). */
 typedef struct {
     act_vec_span_t *fwd[3];
     act_vec_bwd_t *bwd[3];
+    void (*add_f32)(int64_t n, const float *b, float *c);
+    void (*add_f64)(int64_t n, const double *b, double *c);
 } act_vec_t;
 
 #define FM_ACT_VEC(sfx)                                                    \
     {{fwd_tanh_f32_##sfx, fwd_sigmoid_f32_##sfx, fwd_exp_f32_##sfx},       \
-     {bwd_tanh_f32_##sfx, bwd_sigmoid_f32_##sfx, bwd_relu_f32_##sfx}}
+     {bwd_tanh_f32_##sfx, bwd_sigmoid_f32_##sfx, bwd_relu_f32_##sfx},      \
+     add_f32_##sfx, add_f64_##sfx}
 static const act_vec_t act_vec[FM_ISA_COUNT_] = {
     [FM_ISA_GENERIC] = FM_ACT_VEC(generic),
 #if FM_HAVE_X86_KERNELS
@@ -118,24 +121,19 @@ static int vec_bwd_f32(fm_act_t act, int64_t n, const float *a,
  * active ISA's span: the product epilogue's bias (gemm_tmpl.h), which the
  * baseline build of gemm.c added 4 floats at a time (2-3% of W3's epoch:
  * 30.5 -> 29.6 ms, medians of 12 alternating runs). */
-#if FM_HAVE_X86_KERNELS
-#define FM_ADD_SPAN(sfx)                                                   \
-    (fm_isa_active() == FM_ISA_AVX512 ? add_##sfx##_avx512                 \
-     : fm_isa_active() == FM_ISA_AVX2 ? add_##sfx##_avx2                   \
-                                      : add_##sfx##_generic)
-#else
-#define FM_ADD_SPAN(sfx) add_##sfx##_generic
-#endif
-#define FM_DEF_ADD_BIAS(T, sfx)                                            \
-    void fm__add_bias_##sfx(int64_t m, int64_t n, T *C, int64_t ldc,       \
-                            const T *b) {                                  \
-        void (*const add)(int64_t, const T *, T *) = FM_ADD_SPAN(sfx);     \
-        for (int64_t i = 0; i < m; i++) add(n, b, C + i * ldc);            \
-    }
-FM_DEF_ADD_BIAS(float, f32)
-FM_DEF_ADD_BIAS(double, f64)
-#undef FM_DEF_ADD_BIAS
-#undef FM_ADD_SPAN
+void fm__add_bias_f32(int64_t m, int64_t n, float *C, int64_t ldc,
+                      const float *b) {
+    void (*const add)(int64_t, const float *, float *) =
+        act_vec_active()->add_f32;
+    for (int64_t i = 0; i < m; i++) add(n, b, C + i * ldc);
+}
+
+void fm__add_bias_f64(int64_t m, int64_t n, double *C, int64_t ldc,
+                      const double *b) {
+    void (*const add)(int64_t, const double *, double *) =
+        act_vec_active()->add_f64;
+    for (int64_t i = 0; i < m; i++) add(n, b, C + i * ldc);
+}
 
 /* The vectorised double exp of the active ISA (act_vec_tmpl.h: within a
  * few ulp), for loss.c's log-sum-exp. */
