@@ -156,12 +156,22 @@ class Contender:
         return statistics.median(self.times) if self.times else None
 
 
-def _settle(seconds):
-    """Let the previous library's idle worker threads stop spinning
-    (OpenBLAS's spin for up to ~0.1 s after a call) before the next
-    library is timed."""
-    if seconds > 0:
-        time.sleep(seconds)
+def _settle(seconds, poll_s=0.01, cap_s=1.0):
+    """Let the previous library's idle worker threads stop spinning before
+    the next contender is timed: sleep ``seconds``, then until the process
+    burns less than a tenth of a poll's CPU time in one poll (at most
+    ``cap_s`` more).  A fixed 0.1 s was not enough: after a 2-thread
+    OpenBLAS call the process still burned 0.056 s of CPU between 0.05
+    and 0.15 s later, its worker spinning while the main thread slept."""
+    if seconds <= 0:
+        return
+    time.sleep(seconds)
+    end = time.perf_counter() + cap_s
+    while time.perf_counter() < end:
+        c0 = time.process_time()
+        time.sleep(poll_s)
+        if time.process_time() - c0 < 0.1 * poll_s:
+            return
 
 
 def measure(contenders, reps, interleave=True, settle=0.1, budget_s=None, min_reps=3):
