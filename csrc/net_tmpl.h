@@ -32,6 +32,15 @@ static double FM_SFX(net_penalty)(const fm_net_t *net, double l2, double l1,
     return pen;
 }
 
+/* W = Σ w_i of n rows in double, in row order; n when sw is NULL: the
+ * n in every 1/n of MATH.md. */
+static double FM_SFX(net_weight_sum)(int64_t n, const T *sw) {
+    if (sw == NULL) return (double)n;
+    double W = 0;
+    for (int64_t i = 0; i < n; i++) W += (double)sw[i];
+    return W;
+}
+
 /* Step 1.  A_l (n, u_l) for every layer from X (n, n_in) into the
  * training views, and Z_l where it is read later (see below); where p_l > 0 (and dropout_on) also D_l = dropout(A_l)
  * with mask M_l, and D_l (not A_l) feeds layer l+1. */
@@ -140,12 +149,7 @@ static int FM_SFX(net_step)(fm_net_t *net, const fm_train_cfg_t *cfg,
     const fm_layer_t *ly = &net->layers[L - 1];
     fm__lview_t *v = &net->lv[L - 1];
 
-    /* W = Σ w_i, the batch's n in every 1/n of MATH.md */
-    double W = (double)n;
-    if (sw != NULL) {
-        W = 0;
-        for (int64_t i = 0; i < n; i++) W += (double)sw[i];
-    }
+    const double W = FM_SFX(net_weight_sum)(n, sw);
 
     int st = FM_SFX(net_forward_train)(net, cfg->seed, n, X, 1);
     if (st != FM_OK) return st;
@@ -275,11 +279,8 @@ static int FM_SFX(net_evaluate)(const fm_net_t *net, const fm_train_cfg_t *cfg,
         T *buf0 = scratch + fm__thread_num() * per, *buf1 = buf0 + hid;
         T *Zo = buf1 + hid, *Ao = Zo + c.rows * k;
         const T *swc = sw != NULL ? sw + r0 : NULL;
-        double Wc = (double)m, value = 0;
-        if (swc != NULL) {
-            Wc = 0;
-            for (int64_t i = 0; i < m; i++) Wc += (double)swc[i];
-        }
+        const double Wc = FM_SFX(net_weight_sum)(m, swc);
+        double value = 0;
         /* rows of weight zero add nothing (and fm_loss rejects Σw = 0) */
         int s = FM_OK;
         if (Wc != 0)
@@ -323,22 +324,14 @@ static int FM_SFX(net_loss_grad)(fm_net_t *net, const fm_train_cfg_t *cfg,
     fm__lview_t *v = &net->lv[L - 1];
     const int64_t np = net->n_params, chunk = net->ws_rows;
     const T *G = (const T *)net->grads;
-    double W = (double)n;
-    if (sw != NULL) {
-        W = 0;
-        for (int64_t i = 0; i < n; i++) W += (double)sw[i];
-    }
+    const double W = FM_SFX(net_weight_sum)(n, sw);
     double sum_vw = 0;
     memset(grad, 0, (size_t)np * sizeof(T));
     for (int64_t r0 = 0; r0 < n; r0 += chunk) {
         const int64_t m = n - r0 < chunk ? n - r0 : chunk;
         const T *Xc = X + r0 * net->n_in, *Yc = Y + r0 * net->n_out;
         const T *swc = sw ? sw + r0 : NULL;
-        double Wc = (double)m;
-        if (swc != NULL) {
-            Wc = 0;
-            for (int64_t i = 0; i < m; i++) Wc += (double)swc[i];
-        }
+        const double Wc = FM_SFX(net_weight_sum)(m, swc);
         if (Wc <= 0) continue; /* an all-zero-weight chunk adds nothing */
         int st = FM_SFX(net_forward_train)(net, cfg->seed, m, Xc, 0);
         if (st != FM_OK) return st;
